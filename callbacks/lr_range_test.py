@@ -1,0 +1,159 @@
+"""LR range test (Smith, 2015): grow the learning rate, record each step's loss."""
+
+import math
+
+import keras
+import numpy as np
+
+RANGE_TEST_MODES = ("exponential", "linear")
+
+
+class LRRangeTest(keras.callbacks.Callback):
+    """Grows the learning rate step by step and records each step's own loss.
+
+    At step `i` (0-based) the learning rate is
+    `start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))` (exponential) or
+    `start_lr + (end_lr - start_lr) * i / (num_steps - 1)` (linear). The loss
+    and accuracy recorded for a step are those of that step's batch alone:
+    the metrics are reset before every batch, because the `logs["loss"]` that
+    Keras passes to batch hooks is the running mean of the epoch.
+
+    Training stops after `num_steps` steps, or early when the smoothed loss
+    exceeds `divergence_factor` times its minimum. When training ends the
+    model's weights (trainable and not), the optimizer's state and its
+    learning rate are restored, so the range test leaves no trace.
+
+    Needs an optimizer built with a float learning rate (not a schedule) and
+    `steps_per_execution=1`.
+
+    Args:
+        start_lr: Learning rate of the first step.
+        end_lr: Learning rate of step `num_steps - 1`.
+        num_steps: Number of steps of the test.
+        mode: `"exponential"` or `"linear"` growth.
+        smoothing: Weight of the past in the exponential moving average of the
+            loss, in [0, 1); the average is bias-corrected.
+        divergence_factor: Stop once the smoothed loss exceeds this multiple
+            of its minimum. `None` never stops early.
+        restore: Whether to restore the model and optimizer at the end.
+
+    Attributes:
+        lrs, losses, smoothed_losses, accuracies: Per-step lists.
+
+    Example:
+
+    >>> test = LRRangeTest(1e-3, 10.0, num_steps=100)
+    >>> model.fit(train_ds.repeat(), steps_per_epoch=100, epochs=1, callbacks=[test])
+    >>> test.lrs, test.smoothed_losses
+    """
+
+    def __init__(
+        self,
+        start_lr=1e-3,
+        end_lr=10.0,
+        num_steps=100,
+        mode="exponential",
+        smoothing=0.9,
+        divergence_factor=4.0,
+        restore=True,
+    ):
+        super().__init__()
+        if not 0 < start_lr < end_lr:
+            raise ValueError(
+                "Arguments must satisfy 0 < `start_lr` < `end_lr`. "
+                f"Received: start_lr={start_lr}, end_lr={end_lr}"
+            )
+        if not isinstance(num_steps, int) or num_steps < 2:
+            raise ValueError(
+                f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}"
+            )
+        if mode not in RANGE_TEST_MODES:
+            raise ValueError(
+                f"Argument `mode` must be one of {RANGE_TEST_MODES}. Received: mode={mode!r}"
+            )
+        if not 0 <= smoothing < 1:
+            raise ValueError(f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing}")
+        if divergence_factor is not None and divergence_factor <= 1:
+            raise ValueError(
+                "Argument `divergence_factor` must be > 1 or None. "
+                f"Received: divergence_factor={divergence_factor}"
+            )
+        self.start_lr = start_lr
+        self.end_lr = end_lr
+        self.num_steps = num_steps
+        self.mode = mode
+        self.smoothing = smoothing
+        self.divergence_factor = divergence_factor
+        self.restore = restore
+        self._reset_records()
+
+    def _reset_records(self):
+        self.lrs, self.losses, self.smoothed_losses, self.accuracies = [], [], [], []
+        self.diverged = False
+
+    def lr_at(self, step):
+        """Learning rate of step `step` (0-based)."""
+        fraction = step / (self.num_steps - 1)
+        if self.mode == "linear":
+            return self.start_lr + (self.end_lr - self.start_lr) * fraction
+        return self.start_lr * (self.end_lr / self.start_lr) ** fraction
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if isinstance(getattr(optimizer, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
+            raise ValueError(
+                "LRRangeTest sets the learning rate at every step, so the optimizer "
+                "must be built with a float learning rate, not a LearningRateSchedule."
+            )
+        if getattr(self.model, "steps_per_execution", 1) != 1:
+            raise ValueError(
+                "LRRangeTest records every step: compile the model with "
+                f"steps_per_execution=1. Received: {self.model.steps_per_execution}"
+            )
+        self._reset_records()
+        self._step = 0
+        self._saved_weights = [np.array(w) for w in self.model.get_weights()]
+        self._optimizer_was_built = optimizer.built
+        self._saved_optimizer = [np.array(v) for v in optimizer.variables] if optimizer.built else None
+        self._saved_lr = float(np.array(optimizer.learning_rate))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.reset_metrics()  # so the logs of this batch are its own
+        self.model.optimizer.learning_rate = self.lr_at(self._step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        loss = float(logs["loss"])
+        self.lrs.append(self.lr_at(self._step))
+        self.losses.append(loss)
+        accuracy = next((v for k, v in logs.items() if "acc" in k), None)
+        self.accuracies.append(None if accuracy is None else float(accuracy))
+        # Bias-corrected exponential moving average of the per-step loss.
+        n = len(self.losses)
+        previous = self.smoothed_losses[-1] * (1 - self.smoothing ** (n - 1)) if n > 1 else 0.0
+        average = self.smoothing * previous + (1 - self.smoothing) * loss
+        self.smoothed_losses.append(average / (1 - self.smoothing**n))
+        self._step += 1
+        smoothed = self.smoothed_losses[-1]
+        if not math.isfinite(loss) or (
+            self.divergence_factor is not None
+            and smoothed > self.divergence_factor * min(self.smoothed_losses)
+        ):
+            self.diverged = True
+            self.model.stop_training = True
+        if self._step >= self.num_steps:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if not self.restore:
+            return
+        self.model.set_weights(self._saved_weights)
+        optimizer = self.model.optimizer
+        if self._saved_optimizer is not None:
+            for variable, value in zip(optimizer.variables, self._saved_optimizer):
+                variable.assign(value)
+        elif optimizer.built:
+            # Built by the test itself: back to a fresh optimizer's state.
+            for variable in optimizer.variables:
+                variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+        optimizer.learning_rate = self._saved_lr

@@ -1,0 +1,145 @@
+"""One-cycle policy callback: sets the learning rate (and momentum) every step."""
+
+import keras
+
+from keras_s11.schedules import one_cycle, validate_one_cycle
+
+
+class OneCycle(keras.callbacks.Callback):
+    """Sets the learning rate at every training step along a one cycle.
+
+    `lr_min` at epoch 0, linearly (or along a half cosine) up to `lr_max` at
+    `peak_epoch`, back down to `lr_min` at `epochs`, never below `lr_min`
+    (no annihilation). The formula is `keras_s11.schedules.one_cycle`, the
+    same as `OneCycleSchedule`.
+
+    With `momentum_range=(high, low)` the optimizer's momentum moves the other
+    way: `high` > `low` at the peak > `high`. Keras's SGD reads `momentum` as a
+    Python float when the train step is traced, so the callback replaces it by
+    a variable (and retraces) for the run, and puts the float back at the end.
+
+    Args:
+        lr_min: Learning rate at the start and the end.
+        lr_max: Learning rate at `peak_epoch`.
+        epochs: Length of the cycle in epochs.
+        peak_epoch: Epoch at which the learning rate peaks.
+        steps_per_epoch: Steps per epoch; by default read from `fit`.
+        mode: `"linear"` or `"cosine"`.
+        momentum_range: Optional `(high, low)` momentum pair.
+
+    Attributes:
+        lrs: Learning rate set at each step, in order.
+        momentums: Momentum set at each step (with `momentum_range`).
+
+    Example:
+
+    >>> model.fit(train_ds, epochs=24, callbacks=[OneCycle(0.04, 0.4, epochs=24, peak_epoch=5)])
+    """
+
+    def __init__(
+        self,
+        lr_min,
+        lr_max,
+        epochs=24,
+        peak_epoch=5,
+        steps_per_epoch=None,
+        mode="linear",
+        momentum_range=None,
+    ):
+        super().__init__()
+        if not 0 < lr_min < lr_max:
+            raise ValueError(
+                "Arguments must satisfy 0 < `lr_min` < `lr_max`. "
+                f"Received: lr_min={lr_min}, lr_max={lr_max}"
+            )
+        validate_one_cycle(epochs, peak_epoch, mode)
+        if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int) or steps_per_epoch < 1):
+            raise ValueError(
+                "Argument `steps_per_epoch` must be a positive integer or None. "
+                f"Received: steps_per_epoch={steps_per_epoch!r}"
+            )
+        if momentum_range is not None:
+            high, low = momentum_range
+            if not 0 <= low <= high < 1:
+                raise ValueError(
+                    "Argument `momentum_range` must be (high, low) with 0 <= low <= high < 1. "
+                    f"Received: momentum_range={momentum_range}"
+                )
+        self.lr_min = lr_min
+        self.lr_max = lr_max
+        self.epochs = epochs
+        self.peak_epoch = peak_epoch
+        self.steps_per_epoch = steps_per_epoch
+        self.mode = mode
+        self.momentum_range = momentum_range
+        self.lrs = []
+        self.momentums = []
+
+    def lr_at(self, epoch):
+        """Learning rate at a fractional epoch."""
+        return float(one_cycle(epoch, self.lr_min, self.lr_max, self.epochs, self.peak_epoch, self.mode))
+
+    def momentum_at(self, epoch):
+        """Momentum at a fractional epoch (needs `momentum_range`)."""
+        high, low = self.momentum_range
+        return float(one_cycle(epoch, high, low, self.epochs, self.peak_epoch, self.mode))
+
+    def on_train_begin(self, logs=None):
+        self._steps = self.steps_per_epoch or (self.params or {}).get("steps")
+        if not self._steps:
+            raise ValueError(
+                "OneCycle cannot tell the number of steps per epoch: pass "
+                "`steps_per_epoch` to OneCycle (or to `fit`)."
+            )
+        if getattr(self.model, "steps_per_execution", 1) != 1:
+            raise ValueError(
+                "OneCycle sets the learning rate every step: compile the model with "
+                "steps_per_execution=1, or use OneCycleSchedule. "
+                f"Received: steps_per_execution={self.model.steps_per_execution}"
+            )
+        optimizer = self.model.optimizer
+        if isinstance(getattr(optimizer, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
+            raise ValueError(
+                "OneCycle sets the learning rate itself: build the optimizer with a float "
+                "learning rate, or pass OneCycleSchedule to it instead of this callback."
+            )
+        self._momentum_owner = None
+        if self.momentum_range is not None:
+            self._momentum_owner = getattr(optimizer, "inner_optimizer", optimizer)
+            if not hasattr(self._momentum_owner, "momentum") or not self._momentum_owner.momentum:
+                raise ValueError(
+                    "`momentum_range` needs an optimizer with non-zero `momentum` "
+                    f"(such as SGD). Received: {type(self._momentum_owner).__name__}"
+                )
+            self._float_momentum = self._momentum_owner.momentum
+            self._momentum = keras.Variable(
+                self.momentum_range[0], dtype="float32", trainable=False, name="one_cycle_momentum"
+            )
+            # Bypass the optimizer's tracker: the variable is not optimizer state.
+            object.__setattr__(self._momentum_owner, "momentum", self._momentum)
+            self.model.make_train_function(force=True)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        epoch = self._epoch + batch / self._steps
+        lr = self.lr_at(epoch)
+        self.model.optimizer.learning_rate = lr
+        self.lrs.append(lr)
+        if self._momentum_owner is not None:
+            momentum = self.momentum_at(epoch)
+            self._momentum.assign(momentum)
+            self.momentums.append(momentum)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.lrs:
+            logs["learning_rate"] = self.lrs[-1]
+            if self.momentums:
+                logs["momentum"] = self.momentums[-1]
+
+    def on_train_end(self, logs=None):
+        if self._momentum_owner is not None:
+            object.__setattr__(self._momentum_owner, "momentum", self._float_momentum)
+            self.model.make_train_function(force=True)
+            self._momentum_owner = None

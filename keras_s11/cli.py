@@ -1,0 +1,32 @@
+"""Small helpers shared by the command-line scripts."""
+
+import argparse
+import sys
+
+
+def fail(message, code=2):
+    """Prints `error: message` on one line to stderr and exits with `code`."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def positive_int(text):
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
+    return value

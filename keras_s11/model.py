@@ -1,0 +1,112 @@
+"""The ResNet-9-style network of the assignment, built with the Functional API."""
+
+import keras
+from keras import layers
+
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+
+def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
+    """Conv3x3 (no bias) [> MaxPool2] > BN > ReLU.
+
+    The layers are named `{name}_conv{suffix}`, `{name}_pool`,
+    `{name}_bn{suffix}` and `{name}_relu{suffix}`.
+    """
+    regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+    x = layers.Conv2D(
+        filters,
+        3,
+        padding="same",
+        use_bias=False,
+        kernel_regularizer=regularizer,
+        name=f"{name}_conv{suffix}",
+    )(x)
+    if pool:
+        x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+    # Momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults
+    # (torch momentum 0.1 == keras momentum 0.9), so exported weights agree.
+    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{suffix}")(x)
+    return layers.ReLU(name=f"{name}_relu{suffix}")(x)
+
+
+def _residual_block(x, filters, name, weight_decay):
+    """X + (Conv-BN-ReLU-Conv-BN-ReLU)(X); the sum is named `name`."""
+    r = _conv_bn_relu(x, filters, f"{name}_res", "1", weight_decay=weight_decay)
+    r = _conv_bn_relu(r, filters, f"{name}_res", "2", weight_decay=weight_decay)
+    return layers.Add(name=name)([x, r])
+
+
+def build_model(
+    num_classes=10,
+    width=64,
+    input_shape=(32, 32, 3),
+    weight_decay=5e-4,
+    logit_scale=0.125,
+    name="resnet9",
+):
+    """Builds the assignment's ResNet-9-style network.
+
+    PrepLayer (Conv 64) > Layer1 (Conv 128, MaxPool, + residual block) >
+    Layer2 (Conv 256, MaxPool) > Layer3 (Conv 512, MaxPool, + residual block) >
+    MaxPool(4) > FC > Softmax. Convolutions carry no bias. With `width=64` the
+    model has 6,573,130 trainable parameters.
+
+    Args:
+        num_classes: Number of output classes.
+        width: Channels of the PrepLayer; later layers use 2x, 4x and 8x.
+        input_shape: Shape of one (normalised, NHWC) input image.
+        weight_decay: Coupled (PyTorch-style) L2 weight decay on the kernels,
+            added to the loss as `weight_decay / 2 * ||w||^2`. `0` disables it.
+        logit_scale: Constant factor applied to the FC output before the
+            softmax (0.125 in Page's recipe). It has no parameters.
+        name: Model name.
+
+    Returns:
+        A Functional `keras.Model` mapping images to class probabilities.
+        The output stays float32 under a mixed-precision policy.
+
+    Raises:
+        ValueError: If `num_classes` or `width` is not a positive integer.
+
+    Example:
+
+    >>> model = build_model()
+    >>> model.count_params()
+    6577610
+    """
+    for arg, value in (("num_classes", num_classes), ("width", width)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"Argument `{arg}` must be a positive integer. Received: {arg}={value!r}"
+            )
+    if weight_decay < 0:
+        raise ValueError(
+            f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}"
+        )
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = _conv_bn_relu(inputs, width, "prep", weight_decay=weight_decay)
+    x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, weight_decay=weight_decay)
+    x = _residual_block(x, 2 * width, "layer1", weight_decay)
+    x = _conv_bn_relu(x, 4 * width, "layer2", pool=True, weight_decay=weight_decay)
+    x = layers.Identity(name="layer2")(x)
+    x = _conv_bn_relu(x, 8 * width, "layer3", pool=True, weight_decay=weight_decay)
+    x = _residual_block(x, 8 * width, "layer3", weight_decay)
+    x = layers.MaxPooling2D(4, name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+    x = layers.Dense(num_classes, kernel_regularizer=regularizer, name="fc")(x)
+    if logit_scale != 1:
+        x = layers.Rescaling(logit_scale, name="logit_scale")(x)
+    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,183 @@
+"""Trains the ResNet-9 on CIFAR-10 with an LR range test and a one-cycle policy.
+
+    python scripts/train.py --data-dir ../shared/datasets/cifar10
+
+Without --lr-min/--lr-max the LR range test runs first and its suggestions
+are used. Everything the run produces goes into one new folder under
+--out-dir, which appears only when the run is complete.
+"""
+
+import argparse
+import csv
+import datetime
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from keras_s11.cli import fail, positive_float, positive_int  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-dir", help="class folders, cifar-10-batches-py or its .tar.gz (default: tfds)")
+    data.add_argument("--limit-train", type=positive_int, help="use a random subset of N training images")
+    data.add_argument("--limit-test", type=positive_int, help="use a random subset of N test images")
+    data.add_argument("--batch-size", type=positive_int, default=512)
+    data.add_argument("--seed", type=int, default=0)
+    cycle = parser.add_argument_group("one-cycle policy")
+    cycle.add_argument("--epochs", type=positive_int, default=24)
+    cycle.add_argument("--peak-epoch", type=positive_float, default=5)
+    cycle.add_argument("--lr-min", type=positive_float, help="default: found by the LR range test")
+    cycle.add_argument("--lr-max", type=positive_float, help="default: found by the LR range test")
+    cycle.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
+    cycle.add_argument("--momentum", type=float, default=0.9)
+    cycle.add_argument("--momentum-cycle", type=float, nargs=2, metavar=("HIGH", "LOW"),
+                       help="cycle momentum HIGH > LOW at the peak > HIGH")
+    cycle.add_argument("--no-nesterov", dest="nesterov", action="store_false")
+    cycle.add_argument("--weight-decay", type=float, default=5e-4, help="coupled L2, PyTorch convention")
+    cycle.add_argument("--label-smoothing", type=float, default=0.2)
+    finder = parser.add_argument_group("LR range test")
+    finder.add_argument("--range-test-steps", type=positive_int, default=100)
+    finder.add_argument("--range-test-start", type=positive_float, default=1e-3)
+    finder.add_argument("--range-test-end", type=positive_float, default=10.0)
+    model = parser.add_argument_group("model and run")
+    model.add_argument("--width", type=positive_int, default=64)
+    model.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default="auto")
+    model.add_argument("--no-tta", dest="tta", action="store_false", help="skip the flip-TTA evaluation")
+    model.add_argument("--out-dir", default="runs")
+    model.add_argument("--run-name", help="default: a timestamp")
+    model.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
+    args = parser.parse_args(argv)
+    if args.peak_epoch >= args.epochs:
+        fail(f"--peak-epoch must be < --epochs (got --peak-epoch {args.peak_epoch}, --epochs {args.epochs})")
+    if args.lr_min is not None and args.lr_max is not None and args.lr_min >= args.lr_max:
+        fail(f"--lr-min must be < --lr-max (got {args.lr_min} and {args.lr_max})")
+    if args.range_test_start >= args.range_test_end:
+        fail(f"--range-test-start must be < --range-test-end (got {args.range_test_start} and {args.range_test_end})")
+    if not 0 <= args.momentum < 1:
+        fail(f"--momentum must be in [0, 1) (got {args.momentum})")
+    if args.momentum_cycle and not 0 <= args.momentum_cycle[1] <= args.momentum_cycle[0] < 1:
+        fail(f"--momentum-cycle needs 1 > HIGH >= LOW >= 0 (got {args.momentum_cycle})")
+    if args.weight_decay < 0:
+        fail(f"--weight-decay must be >= 0 (got {args.weight_decay})")
+    if not 0 <= args.label_smoothing < 1:
+        fail(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing})")
+    if args.limit_train is not None and args.limit_train < args.batch_size:
+        fail(f"--limit-train ({args.limit_train}) must be >= --batch-size ({args.batch_size})")
+    args.run_name = args.run_name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    run_path = os.path.join(args.out_dir, args.run_name)
+    if os.path.exists(run_path):
+        fail(f"run folder {run_path} already exists; choose another --run-name")
+
+    import keras
+    import numpy as np
+
+    from callbacks import OneCycle
+    from keras_s11.data import DataError, load_cifar10, make_eval_dataset, make_train_dataset
+    from keras_s11.evaluation import accuracy, predict_probabilities
+    from keras_s11.lr_finder import find_lr_range
+    from keras_s11.losses import SparseCategoricalCrossentropy
+    from keras_s11.model import build_model
+    from keras_s11.precision import set_precision_policy
+    from keras_s11.run_folder import RunFolder, write_json
+
+    try:
+        (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
+    except DataError as error:
+        fail(str(error), code=1)
+    x_train, y_train = random_subset(x_train, y_train, args.limit_train, args.seed)
+    x_test, y_test = random_subset(x_test, y_test, args.limit_test, args.seed)
+    if len(x_train) < args.batch_size:
+        fail(f"{len(x_train)} training images are fewer than --batch-size {args.batch_size}", code=1)
+    print(f"Data: {len(x_train)} training and {len(x_test)} test images from {args.data_dir or 'tfds'}")
+
+    policy = set_precision_policy(args.precision)
+    print(f"Precision policy: {policy}")
+    keras.utils.set_random_seed(args.seed)
+
+    def compiled_model():
+        model = build_model(width=args.width, weight_decay=args.weight_decay)
+        model.compile(
+            optimizer=keras.optimizers.SGD(args.lr_min or 0.01, momentum=args.momentum, nesterov=args.nesterov),
+            loss=SparseCategoricalCrossentropy(label_smoothing=args.label_smoothing),
+            metrics=["accuracy"],
+        )
+        return model
+
+    train_ds = make_train_dataset(x_train, y_train, args.batch_size, seed=args.seed)
+    test_ds = make_eval_dataset(x_test, y_test, args.batch_size)
+    steps_per_epoch = len(x_train) // args.batch_size
+    model = compiled_model()
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    print(f"Model: {model.name}, width {args.width}, {trainable:,} trainable parameters")
+
+    with RunFolder(run_path) as run:
+        config = {k: v for k, v in vars(args).items()}
+        config.update(precision_policy=policy, steps_per_epoch=steps_per_epoch, started=datetime.datetime.now().isoformat(timespec="seconds"))
+        lr_min, lr_max = args.lr_min, args.lr_max
+        if lr_min is None or lr_max is None:
+            start = time.time()
+            result = find_lr_range(
+                model, train_ds, args.range_test_start, args.range_test_end, args.range_test_steps, verbose=args.verbose
+            )
+            write_json(run.file("lr_range_test.json"), result.to_dict())
+            lr_min = lr_min if lr_min is not None else result.lr_min
+            lr_max = lr_max if lr_max is not None else result.lr_max
+            print(f"LR range test took {time.time() - start:.0f} s")
+            if lr_min >= lr_max:
+                raise SystemExit(f"error: LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min/--lr-max")
+        print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
+        config.update(lr_min_used=lr_min, lr_max_used=lr_max)
+        write_json(run.file("config.json"), config)
+
+        one_cycle = OneCycle(
+            lr_min, lr_max, epochs=args.epochs, peak_epoch=args.peak_epoch, mode=args.schedule,
+            momentum_range=tuple(args.momentum_cycle) if args.momentum_cycle else None,
+        )
+        epoch_log = keras.callbacks.CSVLogger(run.file("history.csv"))
+        start = time.time()
+        history = model.fit(
+            train_ds, epochs=args.epochs, validation_data=test_ds, callbacks=[one_cycle, epoch_log],
+            verbose=args.verbose, shuffle=False,
+        )
+        train_seconds = time.time() - start
+        write_json(run.file("history.json"), {k: [float(v) for v in vs] for k, vs in history.history.items()})
+        write_json(run.file("lrs.json"), {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs, "momentums": one_cycle.momentums})
+
+        test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+        metrics = {
+            "test_loss": float(test_loss),
+            "test_accuracy": float(test_accuracy),
+            "train_seconds": round(train_seconds, 1),
+            "lr_min": lr_min,
+            "lr_max": lr_max,
+        }
+        if args.tta:
+            metrics["test_accuracy_flip_tta"] = accuracy(predict_probabilities(model, x_test, args.batch_size, flip_tta=True), y_test)
+        write_json(run.file("metrics.json"), metrics)
+        model.save(run.file("model.keras"))
+    print(f"Test loss {metrics['test_loss']:.4f}, test accuracy {100 * metrics['test_accuracy']:.2f} %"
+          + (f" ({100 * metrics['test_accuracy_flip_tta']:.2f} % with flip TTA)" if args.tta else ""))
+    print(f"Training took {train_seconds / 60:.1f} min; run folder: {run.path}")
+
+
+def random_subset(images, labels, limit, seed):
+    """A seeded random subset of `limit` examples (all of them if `limit` is None)."""
+    if limit is None or limit >= len(images):
+        return images, labels
+    import numpy as np
+
+    keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
+    return images[keep], labels[keep]
+
+
+if __name__ == "__main__":
+    main()
