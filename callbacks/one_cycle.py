@@ -15,8 +15,8 @@ class OneCycle(keras.callbacks.Callback):
 
     With `momentum_range=(high, low)` the optimizer's momentum moves the other
     way: `high` > `low` at the peak > `high`. Keras's SGD reads `momentum` as a
-    Python float when the train step is traced, so the callback replaces it by
-    a variable (and retraces) for the run, and puts the float back at the end.
+    constant when the train step is traced, so this needs an optimizer whose
+    momentum is a variable: `keras_s11.optimizers.VariableMomentumSGD`.
 
     Args:
         lr_min: Learning rate at the start and the end.
@@ -103,28 +103,25 @@ class OneCycle(keras.callbacks.Callback):
                 "OneCycle sets the learning rate itself: build the optimizer with a float "
                 "learning rate, or pass OneCycleSchedule to it instead of this callback."
             )
-        self._momentum_owner = None
+        self._momentum = None
         if self.momentum_range is not None:
-            self._momentum_owner = getattr(optimizer, "inner_optimizer", optimizer)
-            if not hasattr(self._momentum_owner, "momentum") or not self._momentum_owner.momentum:
+            if not optimizer.built:
+                optimizer.build(self.model.trainable_variables)
+            inner = getattr(optimizer, "inner_optimizer", optimizer)  # unwrap loss scaling
+            if not hasattr(inner, "momentum_variable"):
                 raise ValueError(
-                    "`momentum_range` needs an optimizer with non-zero `momentum` "
-                    f"(such as SGD). Received: {type(self._momentum_owner).__name__}"
+                    "`momentum_range` needs an optimizer whose momentum is a variable, such as "
+                    "keras_s11.optimizers.VariableMomentumSGD: Keras's SGD reads `momentum` as a "
+                    f"constant when the train step is traced. Received: {type(inner).__name__}"
                 )
-            self._float_momentum = self._momentum_owner.momentum
-            self._momentum = keras.Variable(
-                self.momentum_range[0], dtype="float32", trainable=False, name="one_cycle_momentum"
-            )
-            # Bypass the optimizer's tracker: the variable is not optimizer state.
-            object.__setattr__(self._momentum_owner, "momentum", self._momentum)
-            self.model.make_train_function(force=True)
+            self._momentum = inner.momentum_variable
 
     def on_train_batch_begin(self, batch, logs=None):
         epoch = self._epoch + batch / self._steps
         lr = self.lr_at(epoch)
         self.model.optimizer.learning_rate = lr
         self.lrs.append(lr)
-        if self._momentum_owner is not None:
+        if self._momentum is not None:
             momentum = self.momentum_at(epoch)
             self._momentum.assign(momentum)
             self.momentums.append(momentum)
@@ -137,9 +134,3 @@ class OneCycle(keras.callbacks.Callback):
             logs["learning_rate"] = self.lrs[-1]
             if self.momentums:
                 logs["momentum"] = self.momentums[-1]
-
-    def on_train_end(self, logs=None):
-        if self._momentum_owner is not None:
-            object.__setattr__(self._momentum_owner, "momentum", self._float_momentum)
-            self.model.make_train_function(force=True)
-            self._momentum_owner = None

@@ -232,8 +232,9 @@ def load_tfds(tfds_data_dir=None, timeout=5.0):
         builder.download_and_prepare()
     splits = []
     for split in ("train", "test"):
-        images, labels = tfds.as_numpy(
-            builder.as_dataset(split=split, batch_size=-1, as_supervised=True)
-        )
-        splits.append((images.astype(np.uint8), labels.astype(np.int32)))
+        dataset = builder.as_dataset(split=split, as_supervised=True).batch(10_000)
+        batches = list(tfds.as_numpy(dataset))
+        images = np.concatenate([b[0] for b in batches]).astype(np.uint8)
+        labels = np.concatenate([b[1] for b in batches]).astype(np.int32)
+        splits.append((images, labels))
     return tuple(splits)

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+
+from keras_s11.data import CIFAR10_MEAN, Cutout, RandomHorizontalFlip, RandomPadCrop, make_train_dataset, normalize
+
+
+def coordinate_images(n, size=32):
+    """Images whose pixel (r, c) holds (r, c, index): every crop is identifiable."""
+    rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    images = np.zeros((n, size, size, 3), np.float32)
+    images[..., 0], images[..., 1] = rows, cols
+    images[..., 2] = np.arange(n)[:, None, None]
+    return images
+
+
+def test_pad_crop_offsets_stay_within_the_padding_and_differ_per_image():
+    images = coordinate_images(64)
+    out = np.asarray(RandomPadCrop(4, mode="constant", seed=1)(images))
+    offsets = []
+    for image in out:
+        # Constant padding is 0 in all channels; a valid window is a contiguous
+        # block of the 40x40 padded grid, recovered from any interior pixel.
+        inside = np.argwhere((image[..., 0] > 0) | (image[..., 1] > 0))
+        r, c = inside[len(inside) // 2]
+        dy = int(r) - int(image[r, c, 0])
+        dx = int(c) - int(image[r, c, 1])
+        assert -4 <= dy <= 4 and -4 <= dx <= 4
+        expected = np.zeros((32, 32))
+        for i in range(32):
+            for j in range(32):
+                si, sj = i - dy, j - dx
+                expected[i, j] = si if 0 <= si < 32 and 0 <= sj < 32 else 0
+        np.testing.assert_array_equal(image[..., 0], expected)
+        offsets.append((dy, dx))
+    assert len(set(offsets)) > 20  # per-image offsets, unlike keras.layers.RandomCrop
+    assert {dy for dy, _ in offsets} == set(range(-4, 5))
+
+
+def test_reflect_pad_crop_keeps_shape_and_pixels():
+    images = coordinate_images(8)
+    out = np.asarray(RandomPadCrop(4, seed=0)(images))
+    assert out.shape == images.shape
+    assert set(np.unique(out[..., 0])) <= set(range(32))
+
+
+def test_flip_is_per_image_and_exact():
+    images = coordinate_images(64)
+    out = np.asarray(RandomHorizontalFlip(seed=3)(images))
+    flipped = np.array([np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images)])
+    same = np.array([np.array_equal(o, i) for o, i in zip(out, images)])
+    assert np.all(flipped ^ same)
+    assert 10 < flipped.sum() < 54
+
+
+def test_cutout_square_is_8x8_inside_and_clipped_at_the_border():
+    images = np.full((256, 32, 32, 3), 255.0, np.float32)
+    out = np.asarray(Cutout(8, fill_value=CIFAR10_MEAN, seed=5)(images))
+    filled = np.all(out == np.asarray(CIFAR10_MEAN, np.float32), axis=-1)
+    areas = filled.sum(axis=(1, 2))
+    assert areas.max() == 64
+    assert areas.min() >= 16  # a corner centre still leaves a 4x4 square
+    assert (areas < 64).any()  # clipped at the border for some images
+    for mask in filled:
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        assert mask.sum() == len(rows) * len(cols)  # a rectangle
+        assert np.all(np.diff(rows) == 1) and np.all(np.diff(cols) == 1)
+    untouched = out[~filled]
+    assert np.all(untouched == 255.0)
+
+
+def test_pipeline_shapes_dtypes_and_normalisation():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(100, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=100)
+    ds = make_train_dataset(images, labels, batch_size=32, seed=0)
+    batches = list(ds.as_numpy_iterator())
+    assert len(batches) == 3  # drop_remainder
+    x, y = batches[0]
+    assert x.shape == (32, 32, 32, 3) and x.dtype == np.float32
+    assert y.shape == (32,) and y.dtype == np.int32
+    plain = list(make_train_dataset(images, labels, 100, padding=0, cutout=0, flip=False, seed=0).as_numpy_iterator())
+    x, y = plain[0]
+    order = [np.flatnonzero((labels == label) & np.all(np.asarray(normalize(images)) == xi, axis=(1, 2, 3)))[0] for xi, label in zip(x, y)]
+    assert sorted(order) == list(range(100))  # a permutation of the data, normalised exactly
+
+
+def test_pipeline_is_deterministic_under_a_seed_and_reshuffles_each_epoch():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(64, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(64) % 10
+
+    def epochs(seed, n=2):
+        ds = make_train_dataset(images, labels, batch_size=16, seed=seed)
+        return [[x for x, _ in ds.as_numpy_iterator()] for _ in range(n)]
+
+    first, again, other = epochs(7), epochs(7), epochs(8)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
+    assert not np.array_equal(np.concatenate(first[0]), np.concatenate(other[0]))
+    assert not np.array_equal(np.concatenate(first[0]), np.concatenate(first[1]))
+
+
+@pytest.mark.parametrize("layer, arg", [(lambda: RandomPadCrop(-1), "padding"), (lambda: Cutout(-2), "size"), (lambda: RandomHorizontalFlip(1.5), "rate")])
+def test_bad_arguments(layer, arg):
+    with pytest.raises(ValueError, match=arg):
+        layer()
+
+
+def test_bad_pipeline_input_is_named():
+    with pytest.raises(ValueError, match="images"):
+        make_train_dataset(np.zeros((10, 32, 32)), np.zeros(10), 4)
+    with pytest.raises(ValueError, match="labels"):
+        make_train_dataset(np.zeros((10, 32, 32, 3)), np.zeros(9), 4)
+    with pytest.raises(ValueError, match="batch_size"):
+        make_train_dataset(np.zeros((10, 32, 32, 3)), np.zeros(10), 0)

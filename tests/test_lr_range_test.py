@@ -1,0 +1,110 @@
+import keras
+import numpy as np
+import pytest
+
+from callbacks import LRRangeTest
+from keras_s11.lr_finder import find_lr_range, suggest_lr_range
+from tests.helpers import tiny_dataset, tiny_model
+
+
+def test_exponential_and_linear_lr_sequences_are_exact():
+    model = tiny_model()
+    ds, _, _ = tiny_dataset(batches=5)
+    test = LRRangeTest(1e-3, 1e1, num_steps=5, divergence_factor=None)
+    model.fit(ds, epochs=1, callbacks=[test], verbose=0)
+    np.testing.assert_allclose(test.lrs, [1e-3, 1e-2, 1e-1, 1e0, 1e1], rtol=1e-12)
+    linear = LRRangeTest(0.1, 0.5, num_steps=5, mode="linear", divergence_factor=None)
+    tiny_model().fit(ds, epochs=1, callbacks=[linear], verbose=0)
+    np.testing.assert_allclose(linear.lrs, [0.1, 0.2, 0.3, 0.4, 0.5], rtol=1e-12)
+
+
+def test_each_step_records_its_own_batch_loss_not_the_running_mean():
+    model = tiny_model()
+    ds, x, y = tiny_dataset(batches=6)
+    # Learning rates so small that the weights do not move: each batch's own
+    # loss is then exactly the model's loss on that batch.
+    expected = [float(model.evaluate(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8], verbose=0)[0]) for i in range(6)]
+    test = LRRangeTest(1e-12, 2e-12, num_steps=6, divergence_factor=None)
+    model.fit(ds, epochs=1, callbacks=[test], verbose=0)
+    np.testing.assert_allclose(test.losses, expected, rtol=1e-5)
+    running_means = np.cumsum(expected) / np.arange(1, 7)
+    assert not np.allclose(test.losses[1:], running_means[1:], rtol=1e-3)
+    assert all(a is not None and 0 <= a <= 1 for a in test.accuracies)
+
+
+def snapshot(model):
+    return [np.array(w) for w in model.get_weights()], [np.array(v) for v in model.optimizer.variables]
+
+
+def test_model_and_optimizer_are_restored_bit_for_bit():
+    model = tiny_model(lr=0.05, momentum=0.9, batchnorm=True)
+    ds, _, _ = tiny_dataset()
+    model.fit(ds, epochs=1, verbose=0)  # builds the optimizer: momentum slots, iterations
+    weights, optimizer_state = snapshot(model)
+    test = LRRangeTest(1e-2, 10.0, num_steps=6, divergence_factor=None)
+    model.fit(ds, epochs=1, callbacks=[test], verbose=0)
+    assert len(test.lrs) == 6
+    after_weights, after_optimizer = snapshot(model)
+    for a, b in zip(weights + optimizer_state, after_weights + after_optimizer):
+        np.testing.assert_array_equal(a, b)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+    assert int(model.optimizer.iterations) == 6
+
+
+def test_an_unbuilt_optimizer_is_left_fresh():
+    model = tiny_model(lr=0.05, momentum=0.9)
+    weights = [np.array(w) for w in model.get_weights()]
+    ds, _, _ = tiny_dataset()
+    model.fit(ds, epochs=1, callbacks=[LRRangeTest(1e-2, 1.0, num_steps=6)], verbose=0)
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(model.optimizer.iterations) == 0
+    assert all(not np.any(np.array(v)) for v in model.optimizer.variables if "momentum" in v.path)
+
+
+def test_stops_at_num_steps_and_on_divergence():
+    ds, _, _ = tiny_dataset(batches=6)
+    test = LRRangeTest(1e-3, 1e-2, num_steps=3)
+    tiny_model().fit(ds.repeat(), steps_per_epoch=6, epochs=2, callbacks=[test], verbose=0)
+    assert len(test.lrs) == 3 and not test.diverged
+    exploding = LRRangeTest(1.0, 1e6, num_steps=50, divergence_factor=2.0)
+    tiny_model().fit(ds.repeat(), steps_per_epoch=50, epochs=1, callbacks=[exploding], verbose=0)
+    assert exploding.diverged and len(exploding.lrs) < 50
+
+
+def test_refuses_a_schedule_optimizer():
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)), loss="sparse_categorical_crossentropy")
+    ds, _, _ = tiny_dataset()
+    with pytest.raises(ValueError, match="float learning rate"):
+        model.fit(ds, epochs=1, callbacks=[LRRangeTest()], verbose=0)
+
+
+@pytest.mark.parametrize("kwargs, arg", [({"start_lr": 1, "end_lr": 0.1}, "start_lr"), ({"num_steps": 1}, "num_steps"), ({"mode": "cubic"}, "mode"), ({"smoothing": 1.0}, "smoothing"), ({"divergence_factor": 0.5}, "divergence_factor")])
+def test_bad_arguments_are_named(kwargs, arg):
+    with pytest.raises(ValueError, match=arg):
+        LRRangeTest(**kwargs)
+
+
+def test_suggestion_rule_on_a_constructed_curve():
+    lrs = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56]
+    # Falls to its minimum at 0.16, rises 10 % at 0.32, and "recovers" lower later.
+    losses = [2.0, 1.9, 1.7, 1.5, 1.4, 1.54, 2.5, 1.2, 1.0]
+    assert suggest_lr_range(lrs, losses) == pytest.approx((0.016, 0.16))
+    assert suggest_lr_range(lrs, losses, ratio=4)[0] == pytest.approx(0.04)
+    # A rise below 5 % does not end the search.
+    assert suggest_lr_range([0.1, 0.2, 0.3, 0.4], [2.0, 1.0, 1.04, 0.9])[1] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="finite"):
+        suggest_lr_range([0.1, 0.2], [float("nan")] * 2)
+
+
+def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):
+    model = tiny_model(lr=0.05)
+    ds, _, _ = tiny_dataset()
+    weights = [np.array(w) for w in model.get_weights()]
+    result = find_lr_range(model, ds, 1e-3, 1.0, num_steps=10, verbose=1)
+    assert len(result.lrs) == len(result.losses) == len(result.smoothed_losses) == 10
+    assert 0 < result.lr_min < result.lr_max <= 1.0
+    assert "LRMAX" in capsys.readouterr().out
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,51 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_s11.model import build_model
+
+
+def count(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def test_full_width_parameter_counts_match_the_spec():
+    model = build_model()
+    assert count(model.trainable_weights) == 6_573_130
+    assert count(model.non_trainable_weights) == 4_480
+    assert model.output_shape == (None, 10)
+
+
+def test_convolutions_have_no_bias_and_named_stages_exist():
+    model = build_model(width=8)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 8
+    assert all(not conv.use_bias for conv in convs)
+    names = {layer.name for layer in model.layers}
+    assert {"prep_relu", "layer1", "layer1_res_relu2", "layer2", "layer3", "layer3_res_relu2", "fc"} <= names
+    assert model.get_layer("layer1").output.shape[1:] == (16, 16, 16)
+    assert model.get_layer("layer3").output.shape[1:] == (4, 4, 64)
+
+
+def test_outputs_are_float32_probabilities_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = build_model(width=8)
+    probabilities = model(np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32"))
+    assert model.get_layer("fc").compute_dtype == "bfloat16"
+    assert probabilities.dtype == "float32"
+    np.testing.assert_allclose(np.sum(np.asarray(probabilities), axis=1), 1.0, atol=1e-6)
+
+
+def test_weight_decay_adds_half_the_coupled_l2_penalty():
+    model = build_model(width=8, weight_decay=0.1)
+    kernels = [layer.kernel for layer in model.layers if hasattr(layer, "kernel")]
+    expected = 0.05 * sum(float(np.sum(np.square(k.numpy()))) for k in kernels)
+    model(np.zeros((1, 32, 32, 3), "float32"))
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+    assert not build_model(width=8, weight_decay=0).losses
+
+
+@pytest.mark.parametrize("kwargs, message", [({"width": 0}, "width"), ({"num_classes": 2.5}, "num_classes"), ({"weight_decay": -1}, "weight_decay")])
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(**kwargs)

@@ -1,0 +1,148 @@
+import keras
+import numpy as np
+import pytest
+
+from callbacks import OneCycle
+from keras_s11.optimizers import VariableMomentumSGD
+from keras_s11.schedules import OneCycleSchedule, one_cycle
+from tests.helpers import tiny_dataset, tiny_model
+
+
+def test_exact_values_at_start_peak_and_end():
+    assert float(one_cycle(0, 0.04, 0.4, 24, 5)) == pytest.approx(0.04)
+    assert float(one_cycle(5, 0.04, 0.4, 24, 5)) == pytest.approx(0.4)
+    assert float(one_cycle(2.5, 0.04, 0.4, 24, 5)) == pytest.approx(0.22)
+    assert float(one_cycle(14.5, 0.04, 0.4, 24, 5)) == pytest.approx(0.22)
+    assert float(one_cycle(24, 0.04, 0.4, 24, 5)) == pytest.approx(0.04)
+    assert float(one_cycle(30, 0.04, 0.4, 24, 5)) == pytest.approx(0.04)  # no annihilation
+    assert float(one_cycle(2.5, 0.04, 0.4, 24, 5, mode="cosine")) == pytest.approx(0.22)
+    assert float(one_cycle(1.25, 0.0, 1.0, 24, 5, mode="cosine")) == pytest.approx(0.5 - 0.5 * np.cos(np.pi / 4))
+
+
+@pytest.mark.parametrize("mode", ["linear", "cosine"])
+def test_monotone_up_then_down_and_never_below_lr_min(mode):
+    epochs = np.linspace(0, 24, 24 * 97 + 1)
+    lrs = np.array([float(one_cycle(e, 0.04, 0.4, 24, 5, mode)) for e in epochs])
+    peak = np.argmax(lrs)
+    assert epochs[peak] == pytest.approx(5, abs=1e-6)
+    assert np.all(np.diff(lrs[: peak + 1]) >= -1e-7)
+    assert np.all(np.diff(lrs[peak:]) <= 1e-7)
+    assert lrs.min() >= 0.04 - 1e-7
+
+
+def test_callback_sets_and_records_the_lr_of_every_step():
+    model = tiny_model(lr=1.0)
+    ds, _, _ = tiny_dataset(batches=4)
+    cycle = OneCycle(0.1, 1.0, epochs=3, peak_epoch=1)
+    seen = []
+    probe = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(model.optimizer.learning_rate)))
+    history = model.fit(ds, epochs=3, callbacks=[cycle, probe], verbose=0)
+    expected = [float(one_cycle(s / 4, 0.1, 1.0, 3, 1)) for s in range(12)]
+    np.testing.assert_allclose(cycle.lrs, expected, rtol=1e-6)
+    np.testing.assert_allclose(seen, expected, rtol=1e-6)
+    assert cycle.lrs[0] == pytest.approx(0.1) and cycle.lrs[4] == pytest.approx(1.0)
+    np.testing.assert_allclose(history.history["learning_rate"], [expected[3], expected[7], expected[11]], rtol=1e-6)
+
+
+def test_schedule_and_callback_share_one_formula():
+    schedule = OneCycleSchedule(0.04, 0.4, steps_per_epoch=97)
+    cycle = OneCycle(0.04, 0.4)
+    for step in (0, 1, 100, 485, 1000, 2327):
+        assert float(schedule(step)) == pytest.approx(cycle.lr_at(step / 97), rel=1e-6)
+
+
+def test_schedule_serialises_inside_a_saved_model(tmp_path):
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(OneCycleSchedule(0.04, 0.4, steps_per_epoch=10, mode="cosine")), loss="sparse_categorical_crossentropy")
+    ds, _, _ = tiny_dataset()
+    model.fit(ds, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    schedule = restored.optimizer._learning_rate
+    assert isinstance(schedule, OneCycleSchedule)
+    assert schedule.get_config() == {"lr_min": 0.04, "lr_max": 0.4, "steps_per_epoch": 10, "epochs": 24, "peak_epoch": 5, "mode": "cosine"}
+
+
+def test_momentum_cycling_changes_the_update_exactly():
+    """Two SGD steps; the second uses the cycled momentum, not the compiled one."""
+    ds, x, y = tiny_dataset(batches=2)
+    lrs = [0.5, 0.5]
+
+    def train(momentum_range):
+        model = tiny_model(lr=0.5, momentum=0.9)
+        model.compile(optimizer=VariableMomentumSGD(0.5, momentum=0.9), loss="sparse_categorical_crossentropy")
+        cycle = OneCycle(0.5 - 1e-9, 0.5, epochs=2, peak_epoch=1, momentum_range=momentum_range)
+        model.fit(ds, epochs=1, callbacks=[cycle], verbose=0)
+        return model, cycle
+
+    cycled, cycle = train((0.9, 0.1))
+    # Momentum at step 1 (epoch 0.5 of a cycle peaking at epoch 1): halfway from 0.9 to 0.1.
+    assert cycle.momentums == pytest.approx([0.9, 0.5])
+    fixed, _ = train(None)
+    assert not np.allclose(cycled.get_weights()[0], fixed.get_weights()[0])
+
+    # Replay both steps by hand with plain SGD momentum: v = m v - lr g; w += v.
+    model = tiny_model(lr=0.5, momentum=0.9)
+    weights = model.trainable_weights
+    velocity = [np.zeros(w.shape, "float32") for w in weights]
+    import tensorflow as tf
+
+    for step, momentum in enumerate([0.9, 0.5]):
+        xb, yb = x[step * 8:(step + 1) * 8], y[step * 8:(step + 1) * 8]
+        with tf.GradientTape() as tape:
+            loss = keras.losses.sparse_categorical_crossentropy(yb, model(xb, training=True))
+            loss = tf.reduce_mean(loss)
+        grads = tape.gradient(loss, weights)
+        for i, (w, g) in enumerate(zip(weights, grads)):
+            velocity[i] = momentum * velocity[i] - lrs[step] * g.numpy()
+            w.assign(w.numpy() + velocity[i])
+    for expected, actual in zip(model.get_weights(), cycled.get_weights()):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+    assert float(cycled.optimizer.momentum_variable) == pytest.approx(0.5)
+
+
+def test_momentum_cycling_refuses_keras_sgd_whose_momentum_is_a_constant():
+    model = tiny_model(lr=0.5, momentum=0.9)
+    ds, _, _ = tiny_dataset()
+    with pytest.raises(ValueError, match="VariableMomentumSGD"):
+        model.fit(ds, epochs=1, callbacks=[OneCycle(0.1, 0.5, 2, 1, momentum_range=(0.95, 0.85))], verbose=0)
+
+
+def test_variable_momentum_sgd_matches_keras_sgd_and_reloads(tmp_path):
+    ds, _, _ = tiny_dataset()
+    results = []
+    for optimizer in (keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True), VariableMomentumSGD(0.1, momentum=0.9, nesterov=True)):
+        model = tiny_model()
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        model.fit(ds, epochs=2, verbose=0)
+        results.append(model)
+    for a, b in zip(*(m.get_weights() for m in results)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    results[1].save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(restored.optimizer, VariableMomentumSGD) and restored.optimizer.nesterov
+
+
+def test_steps_per_epoch_must_be_known():
+    model = tiny_model()
+    ds, _, _ = tiny_dataset()
+    unknown = ds.filter(lambda a, b: True)  # unknown cardinality
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        model.fit(unknown, epochs=1, callbacks=[OneCycle(0.01, 0.1, epochs=2, peak_epoch=1)], verbose=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        ({"lr_min": 0.4, "lr_max": 0.04}, "lr_min"),
+        ({"peak_epoch": 24}, "peak_epoch"),
+        ({"peak_epoch": 0}, "peak_epoch"),
+        ({"mode": "step"}, "mode"),
+        ({"momentum_range": (0.85, 0.95)}, "momentum_range"),
+        ({"steps_per_epoch": 0}, "steps_per_epoch"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, arg):
+    args = {"lr_min": 0.04, "lr_max": 0.4, **kwargs}
+    with pytest.raises(ValueError, match=arg):
+        OneCycle(**args)

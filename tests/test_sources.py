@@ -1,0 +1,129 @@
+import io
+import os
+import pickle
+import tarfile
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_s11.data import DataError, UnsafePickleError, load_cifar10, load_image_folder, safe_loads
+from keras_s11.data import sources
+from keras_s11.model import CIFAR10_CLASSES
+
+
+def test_class_folders_load_in_cifar10_label_order(image_folder):
+    (x_train, y_train), (x_test, y_test) = load_cifar10(image_folder)
+    assert x_train.shape == (120, 32, 32, 3) and x_train.dtype == np.uint8
+    assert x_test.shape == (40, 32, 32, 3)
+    np.testing.assert_array_equal(np.bincount(y_train), [12] * 10)
+    expected = np.asarray(Image.open(image_folder / "train" / "cat" / "0003.png"))
+    np.testing.assert_array_equal(x_train[3 * 12 + 3], expected)
+    assert y_train[3 * 12 + 3] == CIFAR10_CLASSES.index("cat") == 3
+
+
+def test_missing_and_extra_class_folders_are_named(image_folder):
+    (image_folder / "train" / "dog").rename(image_folder / "train" / "doggo")
+    with pytest.raises(DataError, match=r"missing class folders \['dog'\].*unexpected folders \['doggo'\]"):
+        load_image_folder(image_folder / "train")
+
+
+def test_empty_class_folder_and_missing_folder(image_folder, tmp_path):
+    for f in (image_folder / "test" / "ship").iterdir():
+        f.unlink()
+    with pytest.raises(DataError, match="ship holds no images"):
+        load_image_folder(image_folder / "test")
+    with pytest.raises(DataError, match="does not exist"):
+        load_cifar10(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no CIFAR-10"):
+        load_cifar10(tmp_path / "empty")
+
+
+def test_corrupt_and_wrongly_sized_images_are_named(image_folder):
+    bad = image_folder / "train" / "frog" / "0001.png"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(DataError, match=r"cannot decode image .*frog.0001\.png"):
+        load_image_folder(image_folder / "train")
+    Image.new("RGB", (64, 48)).save(bad, format="PNG")
+    with pytest.raises(DataError, match=r"frog.0001\.png is 64x48, expected 32x32"):
+        load_image_folder(image_folder / "train")
+
+
+def write_batches(folder, per_batch=6, protocol=2):
+    """A miniature cifar-10-batches-py folder in the official format."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        labels = [int(v) for v in rng.integers(0, 10, size=per_batch)]
+        batches[name] = (data, labels)
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"batch_label": name.encode(), b"labels": labels, b"data": data, b"filenames": [b"x.png"] * per_batch}, f, protocol=protocol)
+    return batches
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_cifar10_batches_folder(tmp_path, protocol):
+    batches = write_batches(tmp_path / "cifar-10-batches-py", protocol=protocol)
+    (x_train, y_train), (x_test, y_test) = load_cifar10(tmp_path)  # the parent folder works too
+    assert x_train.shape == (30, 32, 32, 3) and x_test.shape == (6, 32, 32, 3)
+    data, labels = batches["data_batch_2"]
+    # The format stores each image as 1024 red, then green, then blue values.
+    np.testing.assert_array_equal(x_train[6], data[0].reshape(3, 32, 32).transpose(1, 2, 0))
+    np.testing.assert_array_equal(y_train[6:12], labels)
+
+
+def test_cifar10_archive(tmp_path):
+    write_batches(tmp_path / "cifar-10-batches-py")
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    (x_train, _), (x_test, y_test) = load_cifar10(archive)
+    (ref_train, _), (_, ref_y_test) = load_cifar10(tmp_path / "cifar-10-batches-py")
+    np.testing.assert_array_equal(x_train, ref_train)
+    np.testing.assert_array_equal(y_test, ref_y_test)
+    (tmp_path / "broken.tar.gz").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="cannot read archive"):
+        load_cifar10(tmp_path / "broken.tar.gz")
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_malicious_pickle_is_refused_and_not_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_batches(tmp_path / "cifar-10-batches-py")
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": _Exploit(), b"labels": []}, f, protocol=2)
+    with pytest.raises(UnsafePickleError, match="system"):
+        load_cifar10(tmp_path / "cifar-10-batches-py")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_safe_loads_accepts_plain_data():
+    value = {b"labels": [1, 2], b"name": "x", b"data": np.arange(6, dtype=np.uint8).reshape(2, 3)}
+    loaded = safe_loads(pickle.dumps(value, protocol=2))
+    np.testing.assert_array_equal(loaded[b"data"], value[b"data"])
+    assert loaded[b"labels"] == [1, 2]
+
+
+def test_tfds_offline_fails_fast_with_a_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setattr(sources, "_reachable", lambda hosts, timeout: False)
+    start = time.time()
+    with pytest.raises(DataError, match="--data-dir"):
+        sources.load_tfds(tfds_data_dir=str(tmp_path))
+    assert time.time() - start < 30
+
+
+def test_tfds_path_returns_uint8_arrays(monkeypatch, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setattr(sources, "_reachable", lambda hosts, timeout: True)
+    with tfds.testing.mock_data(num_examples=7):
+        (x_train, y_train), (x_test, y_test) = sources.load_tfds(tfds_data_dir=str(tmp_path))
+    assert x_train.shape == (7, 32, 32, 3) and x_train.dtype == np.uint8
+    assert y_train.dtype == np.int32 and x_test.shape == (7, 32, 32, 3)
