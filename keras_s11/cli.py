@@ -30,3 +30,10 @@ def positive_float(text):
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
     return value
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one `error: ...` line (no usage dump)."""
+
+    def error(self, message):
+        fail(message)

@@ -3,18 +3,8 @@
 import keras
 from keras import layers
 
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
+from keras_s11.classes import CIFAR10_CLASSES  # noqa: F401  (re-exported)
+
 
 
 def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):

@@ -16,11 +16,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import fail, positive_float, positive_int  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
+
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", help="class folders, cifar-10-batches-py or its .tar.gz (default: tfds)")
     data.add_argument("--limit-train", type=positive_int, help="use a random subset of N training images")
@@ -77,22 +78,26 @@ def main(argv=None):
     if os.path.exists(run_path):
         fail(f"run folder {run_path} already exists; choose another --run-name")
 
+    from keras_s11.data import DataError, load_cifar10
+
+    try:  # before TensorFlow is imported: bad data fails fast and quietly
+        (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
+    except DataError as error:
+        fail(str(error), code=1)
+
     import keras
     import numpy as np
 
     from callbacks import OneCycle
-    from keras_s11.data import DataError, load_cifar10, make_eval_dataset, make_train_dataset
+    from keras_s11.data import make_eval_dataset, make_train_dataset
     from keras_s11.evaluation import accuracy, predict_probabilities
     from keras_s11.lr_finder import find_lr_range
     from keras_s11.losses import SparseCategoricalCrossentropy
     from keras_s11.model import build_model
+    from keras_s11.optimizers import VariableMomentumSGD
     from keras_s11.precision import set_precision_policy
     from keras_s11.run_folder import RunFolder, write_json
 
-    try:
-        (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
-    except DataError as error:
-        fail(str(error), code=1)
     x_train, y_train = random_subset(x_train, y_train, args.limit_train, args.seed)
     x_test, y_test = random_subset(x_test, y_test, args.limit_test, args.seed)
     if len(x_train) < args.batch_size:
@@ -103,24 +108,25 @@ def main(argv=None):
     print(f"Precision policy: {policy}")
     keras.utils.set_random_seed(args.seed)
 
-    def compiled_model():
-        model = build_model(width=args.width, weight_decay=args.weight_decay)
-        model.compile(
-            optimizer=keras.optimizers.SGD(args.lr_min or 0.01, momentum=args.momentum, nesterov=args.nesterov),
-            loss=SparseCategoricalCrossentropy(label_smoothing=args.label_smoothing),
-            metrics=["accuracy"],
-        )
-        return model
-
+    model = build_model(width=args.width, weight_decay=args.weight_decay)
+    initial_lr = args.lr_min or 0.01  # the callbacks set the LR at every step
+    if args.momentum_cycle:
+        optimizer = VariableMomentumSGD(initial_lr, momentum=args.momentum_cycle[0], nesterov=args.nesterov)
+    else:
+        optimizer = keras.optimizers.SGD(initial_lr, momentum=args.momentum, nesterov=args.nesterov)
+    model.compile(
+        optimizer=optimizer,
+        loss=SparseCategoricalCrossentropy(label_smoothing=args.label_smoothing),
+        metrics=["accuracy"],
+    )
     train_ds = make_train_dataset(x_train, y_train, args.batch_size, seed=args.seed)
     test_ds = make_eval_dataset(x_test, y_test, args.batch_size)
     steps_per_epoch = len(x_train) // args.batch_size
-    model = compiled_model()
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(f"Model: {model.name}, width {args.width}, {trainable:,} trainable parameters")
 
     with RunFolder(run_path) as run:
-        config = {k: v for k, v in vars(args).items()}
+        config = dict(vars(args))
         config.update(precision_policy=policy, steps_per_epoch=steps_per_epoch, started=datetime.datetime.now().isoformat(timespec="seconds"))
         lr_min, lr_max = args.lr_min, args.lr_max
         if lr_min is None or lr_max is None:
@@ -133,7 +139,7 @@ def main(argv=None):
             lr_max = lr_max if lr_max is not None else result.lr_max
             print(f"LR range test took {time.time() - start:.0f} s")
             if lr_min >= lr_max:
-                raise SystemExit(f"error: LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min/--lr-max")
+                fail(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min and --lr-max", code=1)
         print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
         config.update(lr_min_used=lr_min, lr_max_used=lr_max)
         write_json(run.file("config.json"), config)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from keras_s11.data.safe_pickle import safe_loads
-from keras_s11.model import CIFAR10_CLASSES
+from keras_s11.classes import CIFAR10_CLASSES
 
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")

@@ -1,0 +1,88 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(ROOT, "scripts", "train.py")
+
+
+def run_train(*args, cwd):
+    return subprocess.run([sys.executable, TRAIN, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path):
+    result = run_train(
+        "--data-dir", str(image_folder), "--width", "4", "--batch-size", "32", "--epochs", "2",
+        "--peak-epoch", "1", "--range-test-steps", "6", "--precision", "float32", "--verbose", "0",
+        "--out-dir", str(tmp_path / "runs"), "--run-name", "tiny", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LRMIN = " in result.stdout and "LRMAX = " in result.stdout
+    run = tmp_path / "runs" / "tiny"
+    assert sorted(os.listdir(run)) == [
+        "config.json", "history.csv", "history.json", "lr_range_test.json", "lrs.json", "metrics.json", "model.keras",
+    ]
+    assert os.listdir(tmp_path / "runs") == ["tiny"]  # no temporary folder left
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    lrs = json.loads((run / "lrs.json").read_text())
+    history = json.loads((run / "history.json").read_text())
+    assert 0 <= metrics["test_accuracy"] <= 1 and "test_accuracy_flip_tta" in metrics
+    assert config["lr_min_used"] == metrics["lr_min"] < metrics["lr_max"] == config["lr_max_used"]
+    assert len(lrs["lrs"]) == 2 * lrs["steps_per_epoch"] == 2 * (120 // 32)
+    assert lrs["lrs"][0] == pytest.approx(metrics["lr_min"]) and max(lrs["lrs"]) == pytest.approx(metrics["lr_max"])
+    assert len(history["val_accuracy"]) == 2 and "learning_rate" in history
+    # The same name again is refused, and the earlier run is kept.
+    again = run_train("--data-dir", str(image_folder), "--out-dir", str(tmp_path / "runs"), "--run-name", "tiny", cwd=tmp_path)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    assert (run / "model.keras").exists()
+
+
+def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, tmp_path):
+    result = run_train(
+        "--data-dir", str(image_folder), "--width", "4", "--batch-size", "60", "--epochs", "2", "--peak-epoch", "0.5",
+        "--lr-min", "0.01", "--lr-max", "0.1", "--momentum-cycle", "0.95", "0.85", "--schedule", "cosine",
+        "--precision", "float32", "--no-tta", "--verbose", "0", "--out-dir", str(tmp_path), "--run-name", "given", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = tmp_path / "given"
+    assert not (run / "lr_range_test.json").exists()
+    lrs = json.loads((run / "lrs.json").read_text())
+    # Two steps per epoch, so the peak (epoch 0.5) is step 1.
+    assert lrs["lrs"][:2] == pytest.approx([0.01, 0.1], rel=1e-6)
+    assert lrs["momentums"][:2] == pytest.approx([0.95, 0.85], rel=1e-6)
+    assert "test_accuracy_flip_tta" not in json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--peak-epoch", "24", "--epochs", "24"], "--peak-epoch must be < --epochs"),
+        (["--lr-min", "0.4", "--lr-max", "0.04"], "--lr-min must be < --lr-max"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "-5"], "--batch-size"),
+        (["--epochs", "two"], "--epochs"),
+        (["--lr-max", "nan"], "--lr-max"),
+        (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
+        (["--label-smoothing", "1"], "--label-smoothing"),
+        (["--data-dir", "no/such/folder"], "data folder no/such/folder does not exist"),
+    ],
+)
+def test_bad_input_gives_one_clear_error_line_and_no_run_folder(args, message, tmp_path):
+    result = run_train(*args, "--out-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr[-2000:]
+    assert not (tmp_path / "runs").exists() or not os.listdir(tmp_path / "runs")
+
+
+def test_corrupt_image_is_named_and_nothing_is_written(image_folder, tmp_path):
+    (image_folder / "train" / "bird" / "0002.png").write_bytes(b"\x89PNG broken")
+    result = run_train("--data-dir", str(image_folder), "--out-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bird" in lines[0] and "0002.png" in lines[0], result.stderr[-2000:]
+    assert not (tmp_path / "runs").exists()
