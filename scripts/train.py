@@ -91,6 +91,7 @@ def main(argv=None):
     from callbacks import OneCycle
     from keras_s11.data import make_eval_dataset, make_train_dataset
     from keras_s11.evaluation import accuracy, predict_probabilities
+    from keras_s11.figures import plot_lr_range_test
     from keras_s11.lr_finder import find_lr_range
     from keras_s11.losses import SparseCategoricalCrossentropy
     from keras_s11.model import build_model
@@ -135,6 +136,9 @@ def main(argv=None):
                 model, train_ds, args.range_test_start, args.range_test_end, args.range_test_steps, verbose=args.verbose
             )
             write_json(run.file("lr_range_test.json"), result.to_dict())
+            plot_lr_range_test(
+                result.lrs, result.losses, result.smoothed_losses, result.accuracies, result.lr_min, result.lr_max
+            ).savefig(run.file("lr_range_test.png"), dpi=110)
             lr_min = lr_min if lr_min is not None else result.lr_min
             lr_max = lr_max if lr_max is not None else result.lr_max
             print(f"LR range test took {time.time() - start:.0f} s")

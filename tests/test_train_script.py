@@ -23,7 +23,8 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
     assert "LRMIN = " in result.stdout and "LRMAX = " in result.stdout
     run = tmp_path / "runs" / "tiny"
     assert sorted(os.listdir(run)) == [
-        "config.json", "history.csv", "history.json", "lr_range_test.json", "lrs.json", "metrics.json", "model.keras",
+        "config.json", "history.csv", "history.json", "lr_range_test.json", "lr_range_test.png", "lrs.json", "metrics.json",
+        "model.keras",
     ]
     assert os.listdir(tmp_path / "runs") == ["tiny"]  # no temporary folder left
     metrics = json.loads((run / "metrics.json").read_text())
