@@ -5,6 +5,8 @@ import math
 import keras
 import numpy as np
 
+from callbacks._optimizer_checks import check_step_callback
+
 RANGE_TEST_MODES = ("exponential", "linear")
 
 
@@ -99,21 +101,11 @@ class LRRangeTest(keras.callbacks.Callback):
         return self.start_lr * (self.end_lr / self.start_lr) ** fraction
 
     def on_train_begin(self, logs=None):
+        check_step_callback(self.model, "LRRangeTest")
         optimizer = self.model.optimizer
-        if isinstance(getattr(optimizer, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError(
-                "LRRangeTest sets the learning rate at every step, so the optimizer "
-                "must be built with a float learning rate, not a LearningRateSchedule."
-            )
-        if getattr(self.model, "steps_per_execution", 1) != 1:
-            raise ValueError(
-                "LRRangeTest records every step: compile the model with "
-                f"steps_per_execution=1. Received: {self.model.steps_per_execution}"
-            )
         self._reset_records()
         self._step = 0
         self._saved_weights = [np.array(w) for w in self.model.get_weights()]
-        self._optimizer_was_built = optimizer.built
         self._saved_optimizer = [np.array(v) for v in optimizer.variables] if optimizer.built else None
         self._saved_lr = float(np.array(optimizer.learning_rate))
 

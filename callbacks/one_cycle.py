@@ -2,6 +2,7 @@
 
 import keras
 
+from callbacks._optimizer_checks import check_step_callback
 from keras_s11.schedules import one_cycle, validate_one_cycle
 
 
@@ -47,12 +48,7 @@ class OneCycle(keras.callbacks.Callback):
         momentum_range=None,
     ):
         super().__init__()
-        if not 0 < lr_min < lr_max:
-            raise ValueError(
-                "Arguments must satisfy 0 < `lr_min` < `lr_max`. "
-                f"Received: lr_min={lr_min}, lr_max={lr_max}"
-            )
-        validate_one_cycle(epochs, peak_epoch, mode)
+        validate_one_cycle(lr_min, lr_max, epochs, peak_epoch, mode)
         if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int) or steps_per_epoch < 1):
             raise ValueError(
                 "Argument `steps_per_epoch` must be a positive integer or None. "
@@ -91,18 +87,8 @@ class OneCycle(keras.callbacks.Callback):
                 "OneCycle cannot tell the number of steps per epoch: pass "
                 "`steps_per_epoch` to OneCycle (or to `fit`)."
             )
-        if getattr(self.model, "steps_per_execution", 1) != 1:
-            raise ValueError(
-                "OneCycle sets the learning rate every step: compile the model with "
-                "steps_per_execution=1, or use OneCycleSchedule. "
-                f"Received: steps_per_execution={self.model.steps_per_execution}"
-            )
+        check_step_callback(self.model, "OneCycle")
         optimizer = self.model.optimizer
-        if isinstance(getattr(optimizer, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError(
-                "OneCycle sets the learning rate itself: build the optimizer with a float "
-                "learning rate, or pass OneCycleSchedule to it instead of this callback."
-            )
         self._momentum = None
         if self.momentum_range is not None:
             if not optimizer.built:

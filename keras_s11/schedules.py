@@ -6,8 +6,13 @@ from keras import ops
 ONE_CYCLE_MODES = ("linear", "cosine")
 
 
-def validate_one_cycle(epochs, peak_epoch, mode="linear"):
+def validate_one_cycle(lr_min, lr_max, epochs, peak_epoch, mode="linear"):
     """Raises `ValueError` naming the argument if the cycle is ill-formed."""
+    if not 0 < lr_min < lr_max:
+        raise ValueError(
+            "Arguments must satisfy 0 < `lr_min` < `lr_max`. "
+            f"Received: lr_min={lr_min}, lr_max={lr_max}"
+        )
     if not isinstance(epochs, (int, float)) or epochs <= 0:
         raise ValueError(f"Argument `epochs` must be > 0. Received: epochs={epochs!r}")
     if not 0 < peak_epoch < epochs:
@@ -72,17 +77,12 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, lr_min, lr_max, steps_per_epoch, epochs=24, peak_epoch=5, mode="linear"):
-        if not 0 < lr_min < lr_max:
-            raise ValueError(
-                "Arguments must satisfy 0 < `lr_min` < `lr_max`. "
-                f"Received: lr_min={lr_min}, lr_max={lr_max}"
-            )
         if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
             raise ValueError(
                 "Argument `steps_per_epoch` must be a positive integer. "
                 f"Received: steps_per_epoch={steps_per_epoch!r}"
             )
-        validate_one_cycle(epochs, peak_epoch, mode)
+        validate_one_cycle(lr_min, lr_max, epochs, peak_epoch, mode)
         self.lr_min = lr_min
         self.lr_max = lr_max
         self.steps_per_epoch = steps_per_epoch

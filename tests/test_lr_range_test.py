@@ -108,3 +108,17 @@ def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):
     assert "LRMAX" in capsys.readouterr().out
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_works_through_float16_loss_scaling():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = tiny_model(lr=0.05, momentum=0.9)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    ds, _, _ = tiny_dataset()
+    model.fit(ds, epochs=1, verbose=0)
+    weights, optimizer_state = snapshot(model)
+    test = LRRangeTest(1e-2, 1.0, num_steps=6, divergence_factor=None)
+    model.fit(ds, epochs=1, callbacks=[test], verbose=0)
+    for a, b in zip(weights + optimizer_state, snapshot(model)[0] + snapshot(model)[1]):
+        np.testing.assert_array_equal(a, b)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)

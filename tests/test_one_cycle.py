@@ -146,3 +146,15 @@ def test_bad_arguments_are_named(kwargs, arg):
     args = {"lr_min": 0.04, "lr_max": 0.4, **kwargs}
     with pytest.raises(ValueError, match=arg):
         OneCycle(**args)
+
+
+def test_momentum_cycling_through_float16_loss_scaling():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = tiny_model()
+    model.compile(optimizer=VariableMomentumSGD(0.1, momentum=0.95), loss="sparse_categorical_crossentropy")
+    ds, _, _ = tiny_dataset(batches=4)
+    cycle = OneCycle(0.01, 0.1, epochs=2, peak_epoch=1, momentum_range=(0.95, 0.85))
+    model.fit(ds, epochs=2, callbacks=[cycle], verbose=0)
+    assert float(model.optimizer.learning_rate) == pytest.approx(cycle.lrs[-1])
+    assert float(model.optimizer.inner_optimizer.momentum_variable) == pytest.approx(cycle.momentums[-1])
+    assert cycle.momentums[4] == pytest.approx(0.85)
