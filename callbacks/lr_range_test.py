@@ -105,6 +105,7 @@ class LRRangeTest(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         self._reset_records()
         self._step = 0
+        self._average = 0.0
         self._saved_weights = [np.array(w) for w in self.model.get_weights()]
         self._saved_optimizer = [np.array(v) for v in optimizer.variables] if optimizer.built else None
         self._saved_lr = float(np.array(optimizer.learning_rate))
@@ -120,13 +121,11 @@ class LRRangeTest(keras.callbacks.Callback):
         self.losses.append(loss)
         accuracy = next((v for k, v in logs.items() if "acc" in k), None)
         self.accuracies.append(None if accuracy is None else float(accuracy))
-        # Bias-corrected exponential moving average of the per-step loss.
-        n = len(self.losses)
-        previous = self.smoothed_losses[-1] * (1 - self.smoothing ** (n - 1)) if n > 1 else 0.0
-        average = self.smoothing * previous + (1 - self.smoothing) * loss
-        self.smoothed_losses.append(average / (1 - self.smoothing**n))
+        # Exponential moving average of the per-step loss, bias-corrected.
+        self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
+        smoothed = self._average / (1 - self.smoothing ** len(self.losses))
+        self.smoothed_losses.append(smoothed)
         self._step += 1
-        smoothed = self.smoothed_losses[-1]
         if not math.isfinite(loss) or (
             self.divergence_factor is not None
             and smoothed > self.divergence_factor * min(self.smoothed_losses)

@@ -30,6 +30,13 @@ def test_each_step_records_its_own_batch_loss_not_the_running_mean():
     running_means = np.cumsum(expected) / np.arange(1, 7)
     assert not np.allclose(test.losses[1:], running_means[1:], rtol=1e-3)
     assert all(a is not None and 0 <= a <= 1 for a in test.accuracies)
+    # Smoothed: bias-corrected exponential moving average with weight 0.9 on the past.
+    average, smoothed = 0.0, []
+    for n, loss in enumerate(test.losses, start=1):
+        average = 0.9 * average + 0.1 * loss
+        smoothed.append(average / (1 - 0.9**n))
+    np.testing.assert_allclose(test.smoothed_losses, smoothed, rtol=1e-12)
+    assert test.smoothed_losses[0] == pytest.approx(test.losses[0], rel=1e-12)
 
 
 def snapshot(model):

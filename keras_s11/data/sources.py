@@ -1,5 +1,6 @@
 """CIFAR-10 sources: tfds, class folders, and the official python archive."""
 
+import logging
 import os
 import socket
 import tarfile
@@ -222,8 +223,15 @@ def load_tfds(tfds_data_dir=None, timeout=5.0):
     """
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder("cifar10", data_dir=tfds_data_dir)
-    if not builder.is_prepared():
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)  # "no dataset_info.json" is expected before the download
+    try:
+        builder = tfds.builder("cifar10", data_dir=tfds_data_dir)
+        prepared = builder.is_prepared()
+    finally:
+        absl_logger.setLevel(level)
+    if not prepared:
         if not _reachable(_TFDS_HOSTS, timeout):
             raise DataError(
                 "CIFAR-10 is not downloaded and its hosts are unreachable (offline?); "
