@@ -62,23 +62,17 @@ class LRRangeTest(keras.callbacks.Callback):
         super().__init__()
         if not 0 < start_lr < end_lr:
             raise ValueError(
-                "Arguments must satisfy 0 < `start_lr` < `end_lr`. "
-                f"Received: start_lr={start_lr}, end_lr={end_lr}"
+                f"Arguments must satisfy 0 < `start_lr` < `end_lr`. Received: start_lr={start_lr}, end_lr={end_lr}"
             )
         if not isinstance(num_steps, int) or num_steps < 2:
-            raise ValueError(
-                f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}"
-            )
+            raise ValueError(f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}")
         if mode not in RANGE_TEST_MODES:
-            raise ValueError(
-                f"Argument `mode` must be one of {RANGE_TEST_MODES}. Received: mode={mode!r}"
-            )
+            raise ValueError(f"Argument `mode` must be one of {RANGE_TEST_MODES}. Received: mode={mode!r}")
         if not 0 <= smoothing < 1:
             raise ValueError(f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing}")
         if divergence_factor is not None and divergence_factor <= 1:
             raise ValueError(
-                "Argument `divergence_factor` must be > 1 or None. "
-                f"Received: divergence_factor={divergence_factor}"
+                f"Argument `divergence_factor` must be > 1 or None. Received: divergence_factor={divergence_factor}"
             )
         self.start_lr = start_lr
         self.end_lr = end_lr
@@ -127,8 +121,7 @@ class LRRangeTest(keras.callbacks.Callback):
         self.smoothed_losses.append(smoothed)
         self._step += 1
         if not math.isfinite(loss) or (
-            self.divergence_factor is not None
-            and smoothed > self.divergence_factor * min(self.smoothed_losses)
+            self.divergence_factor is not None and smoothed > self.divergence_factor * min(self.smoothed_losses)
         ):
             self.diverged = True
             self.model.stop_training = True

@@ -84,8 +84,7 @@ class OneCycle(keras.callbacks.Callback):
         self._steps = self.steps_per_epoch or (self.params or {}).get("steps")
         if not self._steps:
             raise ValueError(
-                "OneCycle cannot tell the number of steps per epoch: pass "
-                "`steps_per_epoch` to OneCycle (or to `fit`)."
+                "OneCycle cannot tell the number of steps per epoch: pass `steps_per_epoch` to OneCycle (or to `fit`)."
             )
         check_step_callback(self.model, "OneCycle")
         optimizer = self.model.optimizer

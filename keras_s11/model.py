@@ -76,13 +76,9 @@ def build_model(
     """
     for arg, value in (("num_classes", num_classes), ("width", width)):
         if not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"Argument `{arg}` must be a positive integer. Received: {arg}={value!r}"
-            )
+            raise ValueError(f"Argument `{arg}` must be a positive integer. Received: {arg}={value!r}")
     if weight_decay < 0:
-        raise ValueError(
-            f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}"
-        )
+        raise ValueError(f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}")
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_bn_relu(inputs, width, "prep", weight_decay=weight_decay)
     x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, weight_decay=weight_decay)

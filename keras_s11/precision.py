@@ -50,9 +50,7 @@ def set_precision_policy(precision="auto"):
         The name of the policy now in force.
     """
     if precision not in PRECISION_CHOICES:
-        raise ValueError(
-            f"Argument `precision` must be one of {PRECISION_CHOICES}. Received: precision={precision!r}"
-        )
+        raise ValueError(f"Argument `precision` must be one of {PRECISION_CHOICES}. Received: precision={precision!r}")
     if precision == "auto":
         precision = auto_precision_policy(detect_accelerator())
     keras.mixed_precision.set_global_policy(precision)

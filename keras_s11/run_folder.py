@@ -32,9 +32,7 @@ class RunFolder:
     def __init__(self, path):
         self.path = os.path.abspath(os.fspath(path))
         if os.path.exists(self.path):
-            raise RunFolderExistsError(
-                f"{self.path} already exists; choose another --run-name or remove it"
-            )
+            raise RunFolderExistsError(f"{self.path} already exists; choose another --run-name or remove it")
         self.tmp_path = None
 
     def __enter__(self):

@@ -9,21 +9,15 @@ ONE_CYCLE_MODES = ("linear", "cosine")
 def validate_one_cycle(lr_min, lr_max, epochs, peak_epoch, mode="linear"):
     """Raises `ValueError` naming the argument if the cycle is ill-formed."""
     if not 0 < lr_min < lr_max:
-        raise ValueError(
-            "Arguments must satisfy 0 < `lr_min` < `lr_max`. "
-            f"Received: lr_min={lr_min}, lr_max={lr_max}"
-        )
+        raise ValueError(f"Arguments must satisfy 0 < `lr_min` < `lr_max`. Received: lr_min={lr_min}, lr_max={lr_max}")
     if not isinstance(epochs, (int, float)) or epochs <= 0:
         raise ValueError(f"Argument `epochs` must be > 0. Received: epochs={epochs!r}")
     if not 0 < peak_epoch < epochs:
         raise ValueError(
-            "Argument `peak_epoch` must be > 0 and < `epochs`. "
-            f"Received: peak_epoch={peak_epoch}, epochs={epochs}"
+            f"Argument `peak_epoch` must be > 0 and < `epochs`. Received: peak_epoch={peak_epoch}, epochs={epochs}"
         )
     if mode not in ONE_CYCLE_MODES:
-        raise ValueError(
-            f"Argument `mode` must be one of {ONE_CYCLE_MODES}. Received: mode={mode!r}"
-        )
+        raise ValueError(f"Argument `mode` must be one of {ONE_CYCLE_MODES}. Received: mode={mode!r}")
 
 
 def one_cycle(epoch, start, peak, epochs, peak_epoch, mode="linear"):
@@ -79,8 +73,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, lr_min, lr_max, steps_per_epoch, epochs=24, peak_epoch=5, mode="linear"):
         if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
             raise ValueError(
-                "Argument `steps_per_epoch` must be a positive integer. "
-                f"Received: steps_per_epoch={steps_per_epoch!r}"
+                f"Argument `steps_per_epoch` must be a positive integer. Received: steps_per_epoch={steps_per_epoch!r}"
             )
         validate_one_cycle(lr_min, lr_max, epochs, peak_epoch, mode)
         self.lr_min = lr_min

@@ -8,7 +8,6 @@ are used. Everything the run produces goes into one new folder under
 """
 
 import argparse
-import csv
 import datetime
 import os
 import sys
@@ -17,7 +16,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
-
 
 
 def parse_args(argv=None):
@@ -35,8 +33,13 @@ def parse_args(argv=None):
     cycle.add_argument("--lr-max", type=positive_float, help="default: found by the LR range test")
     cycle.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
     cycle.add_argument("--momentum", type=float, default=0.9)
-    cycle.add_argument("--momentum-cycle", type=float, nargs=2, metavar=("HIGH", "LOW"),
-                       help="cycle momentum HIGH > LOW at the peak > HIGH")
+    cycle.add_argument(
+        "--momentum-cycle",
+        type=float,
+        nargs=2,
+        metavar=("HIGH", "LOW"),
+        help="cycle momentum HIGH > LOW at the peak > HIGH",
+    )
     cycle.add_argument("--no-nesterov", dest="nesterov", action="store_false")
     cycle.add_argument("--weight-decay", type=float, default=5e-4, help="coupled L2, PyTorch convention")
     cycle.add_argument("--label-smoothing", type=float, default=0.2)
@@ -44,6 +47,7 @@ def parse_args(argv=None):
     finder.add_argument("--range-test-steps", type=positive_int, default=100)
     finder.add_argument("--range-test-start", type=positive_float, default=1e-3)
     finder.add_argument("--range-test-end", type=positive_float, default=10.0)
+    finder.add_argument("--range-test-only", action="store_true", help="run the LR range test, save its curve, stop")
     model = parser.add_argument_group("model and run")
     model.add_argument("--width", type=positive_int, default=64)
     model.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default="auto")
@@ -56,6 +60,8 @@ def parse_args(argv=None):
         fail(f"--peak-epoch must be < --epochs (got --peak-epoch {args.peak_epoch}, --epochs {args.epochs})")
     if args.lr_min is not None and args.lr_max is not None and args.lr_min >= args.lr_max:
         fail(f"--lr-min must be < --lr-max (got {args.lr_min} and {args.lr_max})")
+    if args.range_test_only and args.lr_min is not None and args.lr_max is not None:
+        fail("--range-test-only runs the range test, which --lr-min and --lr-max together skip")
     if args.range_test_start >= args.range_test_end:
         fail(f"--range-test-start must be < --range-test-end (got {args.range_test_start} and {args.range_test_end})")
     if not 0 <= args.momentum < 1:
@@ -72,42 +78,40 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    run_path = os.path.join(args.out_dir, args.run_name)
-    if os.path.exists(run_path):
-        fail(f"run folder {run_path} already exists; choose another --run-name")
-
+def load_data(args):
+    """Loads the data before TensorFlow is imported: bad data fails fast and quietly."""
     from keras_s11.data import DataError, load_cifar10
 
-    try:  # before TensorFlow is imported: bad data fails fast and quietly
+    try:
         (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
     except DataError as error:
         fail(str(error), code=1)
-
-    import keras
-    import numpy as np
-
-    from callbacks import OneCycle
-    from keras_s11.data import make_eval_dataset, make_train_dataset
-    from keras_s11.evaluation import accuracy, predict_probabilities
-    from keras_s11.figures import plot_lr_range_test
-    from keras_s11.lr_finder import find_lr_range
-    from keras_s11.losses import SparseCategoricalCrossentropy
-    from keras_s11.model import build_model
-    from keras_s11.optimizers import VariableMomentumSGD
-    from keras_s11.precision import set_precision_policy
-    from keras_s11.run_folder import RunFolder, write_json
-
     x_train, y_train = random_subset(x_train, y_train, args.limit_train, args.seed)
     x_test, y_test = random_subset(x_test, y_test, args.limit_test, args.seed)
     if len(x_train) < args.batch_size:
         fail(f"{len(x_train)} training images are fewer than --batch-size {args.batch_size}", code=1)
     print(f"Data: {len(x_train)} training and {len(x_test)} test images from {args.data_dir or 'tfds'}")
+    return (x_train, y_train), (x_test, y_test)
 
-    policy = set_precision_policy(args.precision)
-    print(f"Precision policy: {policy}")
-    keras.utils.set_random_seed(args.seed)
+
+def random_subset(images, labels, limit, seed):
+    """A seeded random subset of `limit` examples (all of them if `limit` is None)."""
+    if limit is None or limit >= len(images):
+        return images, labels
+    import numpy as np
+
+    keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
+    return images[keep], labels[keep]
+
+
+def compiled_model(args):
+    """The network with SGD (Nesterov) and the label-smoothed loss."""
+    import keras
+    import numpy as np
+
+    from keras_s11.losses import SparseCategoricalCrossentropy
+    from keras_s11.model import build_model
+    from keras_s11.optimizers import VariableMomentumSGD
 
     model = build_model(width=args.width, weight_decay=args.weight_decay)
     initial_lr = args.lr_min or 0.01  # the callbacks set the LR at every step
@@ -120,47 +124,98 @@ def main(argv=None):
         loss=SparseCategoricalCrossentropy(label_smoothing=args.label_smoothing),
         metrics=["accuracy"],
     )
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    print(f"Model: {model.name}, width {args.width}, {trainable:,} trainable parameters")
+    return model
+
+
+def find_lrs(args, model, train_ds, run):
+    """LRMIN and LRMAX: the flags where given, else found by the LR range test."""
+    from keras_s11.figures import plot_lr_range_test
+    from keras_s11.lr_finder import find_lr_range
+    from keras_s11.run_folder import write_json
+
+    lr_min, lr_max = args.lr_min, args.lr_max
+    if lr_min is None or lr_max is None:
+        start = time.time()
+        result = find_lr_range(
+            model, train_ds, args.range_test_start, args.range_test_end, args.range_test_steps, verbose=args.verbose
+        )
+        print(f"LR range test took {time.time() - start:.0f} s")
+        write_json(run.file("lr_range_test.json"), result.to_dict())
+        figure = plot_lr_range_test(
+            result.lrs, result.losses, result.smoothed_losses, result.accuracies, result.lr_min, result.lr_max
+        )
+        figure.savefig(run.file("lr_range_test.png"), dpi=110)
+        lr_min = result.lr_min if lr_min is None else lr_min
+        lr_max = result.lr_max if lr_max is None else lr_max
+        if lr_min >= lr_max:
+            fail(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min and --lr-max", code=1)
+    print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
+    return lr_min, lr_max
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    run_path = os.path.join(args.out_dir, args.run_name)
+    if os.path.exists(run_path):
+        fail(f"run folder {run_path} already exists; choose another --run-name")
+    (x_train, y_train), (x_test, y_test) = load_data(args)
+
+    import keras
+
+    from callbacks import OneCycle
+    from keras_s11.data import make_eval_dataset, make_train_dataset
+    from keras_s11.evaluation import accuracy, predict_probabilities
+    from keras_s11.precision import set_precision_policy
+    from keras_s11.run_folder import RunFolder, write_json
+
+    policy = set_precision_policy(args.precision)
+    print(f"Precision policy: {policy}")
+    keras.utils.set_random_seed(args.seed)
+    model = compiled_model(args)
     train_ds = make_train_dataset(x_train, y_train, args.batch_size, seed=args.seed)
     test_ds = make_eval_dataset(x_test, y_test, args.batch_size)
     steps_per_epoch = len(x_train) // args.batch_size
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    print(f"Model: {model.name}, width {args.width}, {trainable:,} trainable parameters")
 
     with RunFolder(run_path) as run:
-        config = dict(vars(args))
-        config.update(precision_policy=policy, steps_per_epoch=steps_per_epoch, started=datetime.datetime.now().isoformat(timespec="seconds"))
-        lr_min, lr_max = args.lr_min, args.lr_max
-        if lr_min is None or lr_max is None:
-            start = time.time()
-            result = find_lr_range(
-                model, train_ds, args.range_test_start, args.range_test_end, args.range_test_steps, verbose=args.verbose
-            )
-            write_json(run.file("lr_range_test.json"), result.to_dict())
-            plot_lr_range_test(
-                result.lrs, result.losses, result.smoothed_losses, result.accuracies, result.lr_min, result.lr_max
-            ).savefig(run.file("lr_range_test.png"), dpi=110)
-            lr_min = lr_min if lr_min is not None else result.lr_min
-            lr_max = lr_max if lr_max is not None else result.lr_max
-            print(f"LR range test took {time.time() - start:.0f} s")
-            if lr_min >= lr_max:
-                fail(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min and --lr-max", code=1)
-        print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
-        config.update(lr_min_used=lr_min, lr_max_used=lr_max)
+        lr_min, lr_max = find_lrs(args, model, train_ds, run)
+        config = dict(
+            vars(args),
+            precision_policy=policy,
+            steps_per_epoch=steps_per_epoch,
+            lr_min_used=lr_min,
+            lr_max_used=lr_max,
+            started=datetime.datetime.now().isoformat(timespec="seconds"),
+        )
         write_json(run.file("config.json"), config)
+        if args.range_test_only:
+            print(f"Range test only; run folder: {run.path}")
+            return
 
         one_cycle = OneCycle(
-            lr_min, lr_max, epochs=args.epochs, peak_epoch=args.peak_epoch, mode=args.schedule,
+            lr_min,
+            lr_max,
+            epochs=args.epochs,
+            peak_epoch=args.peak_epoch,
+            mode=args.schedule,
             momentum_range=tuple(args.momentum_cycle) if args.momentum_cycle else None,
         )
-        epoch_log = keras.callbacks.CSVLogger(run.file("history.csv"))
         start = time.time()
         history = model.fit(
-            train_ds, epochs=args.epochs, validation_data=test_ds, callbacks=[one_cycle, epoch_log],
-            verbose=args.verbose, shuffle=False,
+            train_ds,
+            epochs=args.epochs,
+            validation_data=test_ds,
+            verbose=args.verbose,
+            shuffle=False,
+            callbacks=[one_cycle, keras.callbacks.CSVLogger(run.file("history.csv"))],
         )
         train_seconds = time.time() - start
         write_json(run.file("history.json"), {k: [float(v) for v in vs] for k, vs in history.history.items()})
-        write_json(run.file("lrs.json"), {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs, "momentums": one_cycle.momentums})
+        write_json(
+            run.file("lrs.json"),
+            {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs, "momentums": one_cycle.momentums},
+        )
 
         test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
         metrics = {
@@ -171,22 +226,13 @@ def main(argv=None):
             "lr_max": lr_max,
         }
         if args.tta:
-            metrics["test_accuracy_flip_tta"] = accuracy(predict_probabilities(model, x_test, args.batch_size, flip_tta=True), y_test)
+            probabilities = predict_probabilities(model, x_test, args.batch_size, flip_tta=True)
+            metrics["test_accuracy_flip_tta"] = accuracy(probabilities, y_test)
         write_json(run.file("metrics.json"), metrics)
         model.save(run.file("model.keras"))
-    print(f"Test loss {metrics['test_loss']:.4f}, test accuracy {100 * metrics['test_accuracy']:.2f} %"
-          + (f" ({100 * metrics['test_accuracy_flip_tta']:.2f} % with flip TTA)" if args.tta else ""))
+    tta = f" ({100 * metrics['test_accuracy_flip_tta']:.2f} % with flip TTA)" if args.tta else ""
+    print(f"Test loss {test_loss:.4f}, test accuracy {100 * test_accuracy:.2f} %{tta}")
     print(f"Training took {train_seconds / 60:.1f} min; run folder: {run.path}")
-
-
-def random_subset(images, labels, limit, seed):
-    """A seeded random subset of `limit` examples (all of them if `limit` is None)."""
-    if limit is None or limit >= len(images):
-        return images, labels
-    import numpy as np
-
-    keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
-    return images[keep], labels[keep]
 
 
 if __name__ == "__main__":

@@ -80,7 +80,10 @@ def test_pipeline_shapes_dtypes_and_normalisation():
     assert y.shape == (32,) and y.dtype == np.int32
     plain = list(make_train_dataset(images, labels, 100, padding=0, cutout=0, flip=False, seed=0).as_numpy_iterator())
     x, y = plain[0]
-    order = [np.flatnonzero((labels == label) & np.all(np.asarray(normalize(images)) == xi, axis=(1, 2, 3)))[0] for xi, label in zip(x, y)]
+    order = [
+        np.flatnonzero((labels == label) & np.all(np.asarray(normalize(images)) == xi, axis=(1, 2, 3)))[0]
+        for xi, label in zip(x, y)
+    ]
     assert sorted(order) == list(range(100))  # a permutation of the data, normalised exactly
 
 
@@ -100,7 +103,10 @@ def test_pipeline_is_deterministic_under_a_seed_and_reshuffles_each_epoch():
     assert not np.array_equal(np.concatenate(first[0]), np.concatenate(first[1]))
 
 
-@pytest.mark.parametrize("layer, arg", [(lambda: RandomPadCrop(-1), "padding"), (lambda: Cutout(-2), "size"), (lambda: RandomHorizontalFlip(1.5), "rate")])
+@pytest.mark.parametrize(
+    "layer, arg",
+    [(lambda: RandomPadCrop(-1), "padding"), (lambda: Cutout(-2), "size"), (lambda: RandomHorizontalFlip(1.5), "rate")],
+)
 def test_bad_arguments(layer, arg):
     with pytest.raises(ValueError, match=arg):
         layer()

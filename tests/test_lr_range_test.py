@@ -23,7 +23,7 @@ def test_each_step_records_its_own_batch_loss_not_the_running_mean():
     ds, x, y = tiny_dataset(batches=6)
     # Learning rates so small that the weights do not move: each batch's own
     # loss is then exactly the model's loss on that batch.
-    expected = [float(model.evaluate(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8], verbose=0)[0]) for i in range(6)]
+    expected = [float(model.evaluate(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8], verbose=0)[0]) for i in range(6)]
     test = LRRangeTest(1e-12, 2e-12, num_steps=6, divergence_factor=None)
     model.fit(ds, epochs=1, callbacks=[test], verbose=0)
     np.testing.assert_allclose(test.losses, expected, rtol=1e-5)
@@ -81,13 +81,25 @@ def test_stops_at_num_steps_and_on_divergence():
 
 def test_refuses_a_schedule_optimizer():
     model = tiny_model()
-    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+        loss="sparse_categorical_crossentropy",
+    )
     ds, _, _ = tiny_dataset()
     with pytest.raises(ValueError, match="float learning rate"):
         model.fit(ds, epochs=1, callbacks=[LRRangeTest()], verbose=0)
 
 
-@pytest.mark.parametrize("kwargs, arg", [({"start_lr": 1, "end_lr": 0.1}, "start_lr"), ({"num_steps": 1}, "num_steps"), ({"mode": "cubic"}, "mode"), ({"smoothing": 1.0}, "smoothing"), ({"divergence_factor": 0.5}, "divergence_factor")])
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        ({"start_lr": 1, "end_lr": 0.1}, "start_lr"),
+        ({"num_steps": 1}, "num_steps"),
+        ({"mode": "cubic"}, "mode"),
+        ({"smoothing": 1.0}, "smoothing"),
+        ({"divergence_factor": 0.5}, "divergence_factor"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, arg):
     with pytest.raises(ValueError, match=arg):
         LRRangeTest(**kwargs)

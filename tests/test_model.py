@@ -45,7 +45,10 @@ def test_weight_decay_adds_half_the_coupled_l2_penalty():
     assert not build_model(width=8, weight_decay=0).losses
 
 
-@pytest.mark.parametrize("kwargs, message", [({"width": 0}, "width"), ({"num_classes": 2.5}, "num_classes"), ({"weight_decay": -1}, "weight_decay")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"width": 0}, "width"), ({"num_classes": 2.5}, "num_classes"), ({"weight_decay": -1}, "weight_decay")],
+)
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_model(**kwargs)

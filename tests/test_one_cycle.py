@@ -35,7 +35,9 @@ def test_callback_sets_and_records_the_lr_of_every_step():
     ds, _, _ = tiny_dataset(batches=4)
     cycle = OneCycle(0.1, 1.0, epochs=3, peak_epoch=1)
     seen = []
-    probe = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(model.optimizer.learning_rate)))
+    probe = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(float(model.optimizer.learning_rate))
+    )
     history = model.fit(ds, epochs=3, callbacks=[cycle, probe], verbose=0)
     expected = [float(one_cycle(s / 4, 0.1, 1.0, 3, 1)) for s in range(12)]
     np.testing.assert_allclose(cycle.lrs, expected, rtol=1e-6)
@@ -53,14 +55,24 @@ def test_schedule_and_callback_share_one_formula():
 
 def test_schedule_serialises_inside_a_saved_model(tmp_path):
     model = tiny_model()
-    model.compile(optimizer=keras.optimizers.SGD(OneCycleSchedule(0.04, 0.4, steps_per_epoch=10, mode="cosine")), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(OneCycleSchedule(0.04, 0.4, steps_per_epoch=10, mode="cosine")),
+        loss="sparse_categorical_crossentropy",
+    )
     ds, _, _ = tiny_dataset()
     model.fit(ds, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     restored = keras.saving.load_model(tmp_path / "m.keras")
     schedule = restored.optimizer._learning_rate
     assert isinstance(schedule, OneCycleSchedule)
-    assert schedule.get_config() == {"lr_min": 0.04, "lr_max": 0.4, "steps_per_epoch": 10, "epochs": 24, "peak_epoch": 5, "mode": "cosine"}
+    assert schedule.get_config() == {
+        "lr_min": 0.04,
+        "lr_max": 0.4,
+        "steps_per_epoch": 10,
+        "epochs": 24,
+        "peak_epoch": 5,
+        "mode": "cosine",
+    }
 
 
 def test_momentum_cycling_changes_the_update_exactly():
@@ -88,7 +100,7 @@ def test_momentum_cycling_changes_the_update_exactly():
     import tensorflow as tf
 
     for step, momentum in enumerate([0.9, 0.5]):
-        xb, yb = x[step * 8:(step + 1) * 8], y[step * 8:(step + 1) * 8]
+        xb, yb = x[step * 8 : (step + 1) * 8], y[step * 8 : (step + 1) * 8]
         with tf.GradientTape() as tape:
             loss = keras.losses.sparse_categorical_crossentropy(yb, model(xb, training=True))
             loss = tf.reduce_mean(loss)
@@ -111,7 +123,10 @@ def test_momentum_cycling_refuses_keras_sgd_whose_momentum_is_a_constant():
 def test_variable_momentum_sgd_matches_keras_sgd_and_reloads(tmp_path):
     ds, _, _ = tiny_dataset()
     results = []
-    for optimizer in (keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True), VariableMomentumSGD(0.1, momentum=0.9, nesterov=True)):
+    for optimizer in (
+        keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+        VariableMomentumSGD(0.1, momentum=0.9, nesterov=True),
+    ):
         model = tiny_model()
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
         model.fit(ds, epochs=2, verbose=0)

@@ -6,7 +6,9 @@ from keras_s11 import precision
 from keras_s11.losses import SparseCategoricalCrossentropy
 
 
-@pytest.mark.parametrize("flags, expected", [("fpu avx512_bf16 sse", True), ("fpu amx_bf16 amx_tile", True), ("fpu avx2 avx512f", False)])
+@pytest.mark.parametrize(
+    "flags, expected", [("fpu avx512_bf16 sse", True), ("fpu amx_bf16 amx_tile", True), ("fpu avx2 avx512f", False)]
+)
 def test_cpu_bf16_detection(tmp_path, flags, expected):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor : 0\nflags : {flags}\n")

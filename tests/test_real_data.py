@@ -31,7 +31,9 @@ def test_a_small_model_learns_real_images_clearly_above_chance():
     x_test, y_test = load_slice("test", 50)
     keras.utils.set_random_seed(0)
     model = build_model(width=16)
-    model.compile(keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     train = make_train_dataset(x_train, y_train, batch_size=100, seed=0)
     model.fit(train, epochs=6, callbacks=[OneCycle(0.02, 0.2, epochs=6, peak_epoch=2)], verbose=0)
     _, test_accuracy = model.evaluate(make_eval_dataset(x_test, y_test), verbose=0)

@@ -1,4 +1,3 @@
-import io
 import os
 import pickle
 import tarfile
@@ -8,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_s11.data import DataError, UnsafePickleError, load_cifar10, load_image_folder, safe_loads
-from keras_s11.data import sources
+from keras_s11.data import DataError, UnsafePickleError, load_cifar10, load_image_folder, safe_loads, sources
 from keras_s11.model import CIFAR10_CLASSES
 
 
@@ -61,7 +59,11 @@ def write_batches(folder, per_batch=6, protocol=2):
         labels = [int(v) for v in rng.integers(0, 10, size=per_batch)]
         batches[name] = (data, labels)
         with open(folder / name, "wb") as f:
-            pickle.dump({b"batch_label": name.encode(), b"labels": labels, b"data": data, b"filenames": [b"x.png"] * per_batch}, f, protocol=protocol)
+            pickle.dump(
+                {b"batch_label": name.encode(), b"labels": labels, b"data": data, b"filenames": [b"x.png"] * per_batch},
+                f,
+                protocol=protocol,
+            )
     return batches
 
 

@@ -15,15 +15,39 @@ def run_train(*args, cwd):
 
 def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path):
     result = run_train(
-        "--data-dir", str(image_folder), "--width", "4", "--batch-size", "32", "--epochs", "2",
-        "--peak-epoch", "1", "--range-test-steps", "6", "--precision", "float32", "--verbose", "0",
-        "--out-dir", str(tmp_path / "runs"), "--run-name", "tiny", cwd=tmp_path,
+        "--data-dir",
+        str(image_folder),
+        "--width",
+        "4",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "2",
+        "--peak-epoch",
+        "1",
+        "--range-test-steps",
+        "6",
+        "--precision",
+        "float32",
+        "--verbose",
+        "0",
+        "--out-dir",
+        str(tmp_path / "runs"),
+        "--run-name",
+        "tiny",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LRMIN = " in result.stdout and "LRMAX = " in result.stdout
     run = tmp_path / "runs" / "tiny"
     assert sorted(os.listdir(run)) == [
-        "config.json", "history.csv", "history.json", "lr_range_test.json", "lr_range_test.png", "lrs.json", "metrics.json",
+        "config.json",
+        "history.csv",
+        "history.json",
+        "lr_range_test.json",
+        "lr_range_test.png",
+        "lrs.json",
+        "metrics.json",
         "model.keras",
     ]
     assert os.listdir(tmp_path / "runs") == ["tiny"]  # no temporary folder left
@@ -37,16 +61,44 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
     assert lrs["lrs"][0] == pytest.approx(metrics["lr_min"]) and max(lrs["lrs"]) == pytest.approx(metrics["lr_max"])
     assert len(history["val_accuracy"]) == 2 and "learning_rate" in history
     # The same name again is refused, and the earlier run is kept.
-    again = run_train("--data-dir", str(image_folder), "--out-dir", str(tmp_path / "runs"), "--run-name", "tiny", cwd=tmp_path)
+    again = run_train(
+        "--data-dir", str(image_folder), "--out-dir", str(tmp_path / "runs"), "--run-name", "tiny", cwd=tmp_path
+    )
     assert again.returncode != 0 and "already exists" in again.stderr
     assert (run / "model.keras").exists()
 
 
 def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, tmp_path):
     result = run_train(
-        "--data-dir", str(image_folder), "--width", "4", "--batch-size", "60", "--epochs", "2", "--peak-epoch", "0.5",
-        "--lr-min", "0.01", "--lr-max", "0.1", "--momentum-cycle", "0.95", "0.85", "--schedule", "cosine",
-        "--precision", "float32", "--no-tta", "--verbose", "0", "--out-dir", str(tmp_path), "--run-name", "given", cwd=tmp_path,
+        "--data-dir",
+        str(image_folder),
+        "--width",
+        "4",
+        "--batch-size",
+        "60",
+        "--epochs",
+        "2",
+        "--peak-epoch",
+        "0.5",
+        "--lr-min",
+        "0.01",
+        "--lr-max",
+        "0.1",
+        "--momentum-cycle",
+        "0.95",
+        "0.85",
+        "--schedule",
+        "cosine",
+        "--precision",
+        "float32",
+        "--no-tta",
+        "--verbose",
+        "0",
+        "--out-dir",
+        str(tmp_path),
+        "--run-name",
+        "given",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     run = tmp_path / "given"

@@ -28,19 +28,25 @@ _LAZY = {
     "normalize": "keras_s11.data.pipeline",
 }
 
-__all__ = sorted(
-    [
-        "DataError",
-        "UnsafePickleError",
-        "load_cifar10",
-        "load_cifar10_archive",
-        "load_cifar10_batches",
-        "load_image_folder",
-        "load_tfds",
-        "safe_loads",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "Cutout",
+    "DataError",
+    "RandomHorizontalFlip",
+    "RandomPadCrop",
+    "UnsafePickleError",
+    "load_cifar10",
+    "load_cifar10_archive",
+    "load_cifar10_batches",
+    "load_image_folder",
+    "load_tfds",
+    "make_augmenter",
+    "make_eval_dataset",
+    "make_train_dataset",
+    "normalize",
+    "safe_loads",
+]
 
 
 def __getattr__(name):

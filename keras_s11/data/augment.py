@@ -32,9 +32,7 @@ class RandomPadCrop(keras.layers.Layer):
         if padding < 0:
             raise ValueError(f"Argument `padding` must be >= 0. Received: padding={padding}")
         if mode not in ("reflect", "constant"):
-            raise ValueError(
-                f"Argument `mode` must be 'reflect' or 'constant'. Received: mode={mode!r}"
-            )
+            raise ValueError(f"Argument `mode` must be 'reflect' or 'constant'. Received: mode={mode!r}")
         self.padding = padding
         self.mode = mode
         self.seed = seed

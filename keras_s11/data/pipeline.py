@@ -19,9 +19,7 @@ def normalize(images, mean=CIFAR10_MEAN, std=CIFAR10_STD):
 def _check_arrays(images, labels):
     images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"Argument `images` must have shape (N, H, W, 3). Received: shape={images.shape}"
-        )
+        raise ValueError(f"Argument `images` must have shape (N, H, W, 3). Received: shape={images.shape}")
     if labels.shape != (len(images),):
         raise ValueError(
             "Argument `labels` must have shape (N,) matching `images`. "
@@ -32,9 +30,7 @@ def _check_arrays(images, labels):
 
 def _check_batch_size(batch_size):
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"Argument `batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
-        )
+        raise ValueError(f"Argument `batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
 
 
 def make_augmenter(padding=4, cutout=8, flip=True, seed=None):

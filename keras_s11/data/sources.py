@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from keras_s11.data.safe_pickle import safe_loads
 from keras_s11.classes import CIFAR10_CLASSES
+from keras_s11.data.safe_pickle import safe_loads
 
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -70,9 +70,7 @@ def _read_image(path):
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DataError(f"cannot decode image {path}: {error}") from None
     if array.shape != IMAGE_SHAPE:
-        raise DataError(
-            f"image {path} is {array.shape[1]}x{array.shape[0]}, expected 32x32 RGB"
-        )
+        raise DataError(f"image {path} is {array.shape[1]}x{array.shape[0]}, expected 32x32 RGB")
     return array
 
 
@@ -92,9 +90,7 @@ def load_image_folder(folder, class_names=CIFAR10_CLASSES):
     """
     if not os.path.isdir(folder):
         raise DataError(f"data folder {folder} does not exist")
-    present = sorted(
-        e for e in os.listdir(folder) if os.path.isdir(os.path.join(folder, e))
-    )
+    present = sorted(e for e in os.listdir(folder) if os.path.isdir(os.path.join(folder, e)))
     missing = [c for c in class_names if c not in present]
     extra = [c for c in present if c not in class_names]
     if missing or extra:
@@ -107,9 +103,7 @@ def load_image_folder(folder, class_names=CIFAR10_CLASSES):
     paths, labels = [], []
     for label, name in enumerate(class_names):
         class_dir = os.path.join(folder, name)
-        files = sorted(
-            f for f in os.listdir(class_dir) if f.lower().endswith(IMAGE_EXTENSIONS)
-        )
+        files = sorted(f for f in os.listdir(class_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
         if not files:
             raise DataError(f"class folder {class_dir} holds no images")
         paths.extend(os.path.join(class_dir, f) for f in files)
