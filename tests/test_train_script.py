@@ -110,6 +110,18 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
     assert "test_accuracy_flip_tta" not in json.loads((run / "metrics.json").read_text())
 
 
+def test_range_test_only_saves_the_curve_and_stops(image_folder, tmp_path):
+    result = run_train(
+        "--data-dir", str(image_folder), "--width", "4", "--batch-size", "32", "--range-test-steps", "5",
+        "--range-test-only", "--precision", "float32", "--verbose", "0", "--out-dir", str(tmp_path),
+        "--run-name", "rt", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(os.listdir(tmp_path / "rt")) == ["config.json", "lr_range_test.json", "lr_range_test.png"]
+    curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
+    assert len(curve["lrs"]) == 5 and curve["lr_max"] == pytest.approx(10 * curve["lr_min"])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -122,6 +134,7 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
         (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
         (["--label-smoothing", "1"], "--label-smoothing"),
         (["--data-dir", "no/such/folder"], "data folder no/such/folder does not exist"),
+        (["--range-test-only", "--lr-min", "0.1", "--lr-max", "1"], "--range-test-only"),
     ],
 )
 def test_bad_input_gives_one_clear_error_line_and_no_run_folder(args, message, tmp_path):
