@@ -38,7 +38,7 @@ def parse_args(argv=None):
         type=float,
         nargs=2,
         metavar=("HIGH", "LOW"),
-        help="cycle momentum HIGH > LOW at the peak > HIGH",
+        help="cycle the momentum HIGH > LOW at the peak > HIGH (replaces --momentum)",
     )
     cycle.add_argument("--no-nesterov", dest="nesterov", action="store_false")
     cycle.add_argument("--weight-decay", type=float, default=5e-4, help="coupled L2, PyTorch convention")
@@ -66,8 +66,10 @@ def parse_args(argv=None):
         fail(f"--range-test-start must be < --range-test-end (got {args.range_test_start} and {args.range_test_end})")
     if not 0 <= args.momentum < 1:
         fail(f"--momentum must be in [0, 1) (got {args.momentum})")
-    if args.momentum_cycle and not 0 <= args.momentum_cycle[1] <= args.momentum_cycle[0] < 1:
-        fail(f"--momentum-cycle needs 1 > HIGH >= LOW >= 0 (got {args.momentum_cycle})")
+    if args.momentum_cycle and not (
+        0 <= args.momentum_cycle[1] <= args.momentum_cycle[0] < 1 and args.momentum_cycle[0] > 0
+    ):
+        fail(f"--momentum-cycle needs 1 > HIGH >= LOW >= 0 and HIGH > 0 (got {args.momentum_cycle})")
     if args.weight_decay < 0:
         fail(f"--weight-decay must be >= 0 (got {args.weight_decay})")
     if not 0 <= args.label_smoothing < 1:
