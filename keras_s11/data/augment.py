@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 
-def _positions(batch_size, size, low, high, generator):
+def _positions(batch_size, low, high, generator):
     """Per-image integers uniform in [low, high], shape (batch_size,)."""
     draw = keras.random.uniform((batch_size,), 0.0, 1.0, seed=generator)
     return ops.cast(ops.floor(draw * (high - low + 1)), "int32") + low
@@ -45,8 +45,8 @@ class RandomPadCrop(keras.layers.Layer):
         shape = ops.shape(images)
         batch, height, width = shape[0], shape[1], shape[2]
         padded = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode=self.mode)
-        dy = _positions(batch, height, 0, 2 * p, self.generator)
-        dx = _positions(batch, width, 0, 2 * p, self.generator)
+        dy = _positions(batch, 0, 2 * p, self.generator)
+        dx = _positions(batch, 0, 2 * p, self.generator)
         rows = dy[:, None] + ops.arange(height, dtype="int32")[None, :]
         cols = dx[:, None] + ops.arange(width, dtype="int32")[None, :]
         channels = shape[3]
@@ -116,8 +116,8 @@ class Cutout(keras.layers.Layer):
             return images
         shape = ops.shape(images)
         batch, height, width = shape[0], shape[1], shape[2]
-        cy = _positions(batch, height, 0, height - 1, self.generator)
-        cx = _positions(batch, width, 0, width - 1, self.generator)
+        cy = _positions(batch, 0, height - 1, self.generator)
+        cx = _positions(batch, 0, width - 1, self.generator)
         top, left = cy - self.size // 2, cx - self.size // 2
         r = ops.arange(height, dtype="int32")[None, :]
         c = ops.arange(width, dtype="int32")[None, :]

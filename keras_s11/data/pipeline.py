@@ -40,14 +40,17 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
     image; the cutout square is filled with the data set's mean colour, which
     normalises to zero. `seed` makes the sequence of batches reproducible.
     """
-    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=3) if seed is not None else (None,) * 3
+    if seed is None:
+        crop_seed = flip_seed = cutout_seed = None
+    else:  # one independent stream per layer
+        crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, 3))
     steps = []
     if padding:
-        steps.append(RandomPadCrop(padding, seed=None if seed is None else int(seeds[0])))
+        steps.append(RandomPadCrop(padding, seed=crop_seed))
     if flip:
-        steps.append(RandomHorizontalFlip(seed=None if seed is None else int(seeds[1])))
+        steps.append(RandomHorizontalFlip(seed=flip_seed))
     if cutout:
-        steps.append(Cutout(cutout, fill_value=CIFAR10_MEAN, seed=None if seed is None else int(seeds[2])))
+        steps.append(Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed))
 
     def augment(images):
         images = tf.cast(images, tf.float32)
