@@ -60,6 +60,16 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
     assert len(lrs["lrs"]) == 2 * lrs["steps_per_epoch"] == 2 * (120 // 32)
     assert lrs["lrs"][0] == pytest.approx(metrics["lr_min"]) and max(lrs["lrs"]) == pytest.approx(metrics["lr_max"])
     assert len(history["val_accuracy"]) == 2 and "learning_rate" in history
+    # The saved model reloads (safe mode) and reproduces the reported accuracy.
+    import keras
+
+    import keras_s11.losses  # noqa: F401  (registers the loss for deserialisation)
+    from keras_s11.data import load_cifar10
+    from keras_s11.evaluation import accuracy, predict_probabilities
+
+    _, (x_test, y_test) = load_cifar10(image_folder)
+    model = keras.saving.load_model(run / "model.keras")
+    assert accuracy(predict_probabilities(model, x_test), y_test) == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     # The same name again is refused, and the earlier run is kept.
     again = run_train(
         "--data-dir", str(image_folder), "--out-dir", str(tmp_path / "runs"), "--run-name", "tiny", cwd=tmp_path
