@@ -13,29 +13,19 @@ def run_train(*args, cwd):
     return subprocess.run([sys.executable, TRAIN, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def run_tiny(image_folder, out_dir, run_name, *args):
+    """A quick run on the fixture folders: width 4, float32, quiet."""
+    tiny = ("--width", "4", "--precision", "float32", "--verbose", "0")
+    common = ("--data-dir", str(image_folder), *tiny, "--out-dir", str(out_dir), "--run-name", run_name)
+    return run_train(*common, *args, cwd=image_folder)
+
+
 def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path):
-    result = run_train(
-        "--data-dir",
-        str(image_folder),
-        "--width",
-        "4",
-        "--batch-size",
-        "32",
-        "--epochs",
-        "2",
-        "--peak-epoch",
-        "1",
-        "--range-test-steps",
-        "6",
-        "--precision",
-        "float32",
-        "--verbose",
-        "0",
-        "--out-dir",
-        str(tmp_path / "runs"),
-        "--run-name",
+    result = run_tiny(
+        image_folder,
+        tmp_path / "runs",
         "tiny",
-        cwd=tmp_path,
+        *"--batch-size 32 --epochs 2 --peak-epoch 1 --range-test-steps 6".split(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LRMIN = " in result.stdout and "LRMAX = " in result.stdout
@@ -79,37 +69,8 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
 
 
 def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, tmp_path):
-    result = run_train(
-        "--data-dir",
-        str(image_folder),
-        "--width",
-        "4",
-        "--batch-size",
-        "60",
-        "--epochs",
-        "2",
-        "--peak-epoch",
-        "0.5",
-        "--lr-min",
-        "0.01",
-        "--lr-max",
-        "0.1",
-        "--momentum-cycle",
-        "0.95",
-        "0.85",
-        "--schedule",
-        "cosine",
-        "--precision",
-        "float32",
-        "--no-tta",
-        "--verbose",
-        "0",
-        "--out-dir",
-        str(tmp_path),
-        "--run-name",
-        "given",
-        cwd=tmp_path,
-    )
+    args = "--batch-size 60 --epochs 2 --peak-epoch 0.5 --lr-min 0.01 --lr-max 0.1 --momentum-cycle 0.95 0.85"
+    result = run_tiny(image_folder, tmp_path, "given", *args.split(), "--schedule", "cosine", "--no-tta")
     assert result.returncode == 0, result.stderr[-2000:]
     run = tmp_path / "given"
     assert not (run / "lr_range_test.json").exists()
@@ -121,11 +82,7 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
 
 
 def test_range_test_only_saves_the_curve_and_stops(image_folder, tmp_path):
-    result = run_train(
-        "--data-dir", str(image_folder), "--width", "4", "--batch-size", "32", "--range-test-steps", "5",
-        "--range-test-only", "--precision", "float32", "--verbose", "0", "--out-dir", str(tmp_path),
-        "--run-name", "rt", cwd=tmp_path,
-    )  # fmt: skip
+    result = run_tiny(image_folder, tmp_path, "rt", *"--batch-size 32 --range-test-steps 5 --range-test-only".split())
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(os.listdir(tmp_path / "rt")) == ["config.json", "lr_range_test.json", "lr_range_test.png"]
     curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
