@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_s11.data.pipeline import make_eval_dataset
+from keras_s11.data.pipeline import make_predict_dataset
 
 
 def predict_probabilities(model, images, batch_size=512, flip_tta=False):
@@ -17,10 +17,9 @@ def predict_probabilities(model, images, batch_size=512, flip_tta=False):
     Returns:
         float32 array `(N, num_classes)`.
     """
-    dummy = np.zeros(len(images), np.int32)
-    probabilities = model.predict(make_eval_dataset(images, dummy, batch_size).map(lambda x, y: x), verbose=0)
+    probabilities = model.predict(make_predict_dataset(images, batch_size), verbose=0)
     if flip_tta:
-        flipped = make_eval_dataset(images[:, :, ::-1], dummy, batch_size).map(lambda x, y: x)
+        flipped = make_predict_dataset(np.asarray(images)[:, :, ::-1], batch_size)
         probabilities = (probabilities + model.predict(flipped, verbose=0)) / 2
     return probabilities.astype(np.float32)
 

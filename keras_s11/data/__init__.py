@@ -24,6 +24,7 @@ _LAZY = {
     "CIFAR10_STD": "keras_s11.data.pipeline",
     "make_augmenter": "keras_s11.data.pipeline",
     "make_eval_dataset": "keras_s11.data.pipeline",
+    "make_predict_dataset": "keras_s11.data.pipeline",
     "make_train_dataset": "keras_s11.data.pipeline",
     "normalize": "keras_s11.data.pipeline",
 }
@@ -43,6 +44,7 @@ __all__ = [
     "load_tfds",
     "make_augmenter",
     "make_eval_dataset",
+    "make_predict_dataset",
     "make_train_dataset",
     "normalize",
     "safe_loads",

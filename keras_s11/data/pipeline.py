@@ -16,10 +16,15 @@ def normalize(images, mean=CIFAR10_MEAN, std=CIFAR10_STD):
     return (images - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
-def _check_arrays(images, labels):
-    images, labels = np.asarray(images), np.asarray(labels)
+def _check_images(images):
+    images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"Argument `images` must have shape (N, H, W, 3). Received: shape={images.shape}")
+    return images
+
+
+def _check_arrays(images, labels):
+    images, labels = _check_images(images), np.asarray(labels)
     if labels.shape != (len(images),):
         raise ValueError(
             "Argument `labels` must have shape (N,) matching `images`. "
@@ -120,3 +125,19 @@ def make_eval_dataset(images, labels, batch_size=512):
     _check_batch_size(batch_size)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
     return dataset.map(lambda x, y: (normalize(x), y)).prefetch(tf.data.AUTOTUNE)
+
+
+def make_predict_dataset(images, batch_size=512):
+    """Builds the inference pipeline: batch > normalise > prefetch, images only.
+
+    Args:
+        images: uint8 array `(N, H, W, 3)`.
+        batch_size: Batch size.
+
+    Returns:
+        A `tf.data.Dataset` of float32 image batches, in order.
+    """
+    images = _check_images(images)
+    _check_batch_size(batch_size)
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
+    return dataset.map(normalize).prefetch(tf.data.AUTOTUNE)
