@@ -52,3 +52,10 @@ def test_weight_decay_adds_half_the_coupled_l2_penalty():
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_model(**kwargs)
+
+
+def test_logit_scale_is_a_parameter_free_layer_that_can_be_removed():
+    scaled, plain = build_model(width=4), build_model(width=4, logit_scale=1)
+    assert "logit_scale" in [layer.name for layer in scaled.layers]
+    assert "logit_scale" not in [layer.name for layer in plain.layers]
+    assert scaled.count_params() == plain.count_params()
