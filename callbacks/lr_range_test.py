@@ -101,8 +101,9 @@ class LRRangeTest(keras.callbacks.Callback):
         self._step = 0
         self._average = 0.0
         self._saved_weights = [np.array(w) for w in self.model.get_weights()]
-        self._saved_optimizer = [np.array(v) for v in optimizer.variables] if optimizer.built else None
-        self._saved_lr = float(np.array(optimizer.learning_rate))
+        if not optimizer.built:  # build it now, so its initial state can be restored
+            optimizer.build(self.model.trainable_variables)
+        self._saved_optimizer = [np.array(v) for v in optimizer.variables]
 
     def on_train_batch_begin(self, batch, logs=None):
         self.model.reset_metrics()  # so the logs of this batch are its own
@@ -133,11 +134,5 @@ class LRRangeTest(keras.callbacks.Callback):
             return
         self.model.set_weights(self._saved_weights)
         optimizer = self.model.optimizer
-        if self._saved_optimizer is not None:
-            for variable, value in zip(optimizer.variables, self._saved_optimizer):
-                variable.assign(value)
-        elif optimizer.built:
-            # Built by the test itself: back to a fresh optimizer's state.
-            for variable in optimizer.variables:
-                variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
-        optimizer.learning_rate = self._saved_lr
+        for variable, value in zip(optimizer.variables, self._saved_optimizer):
+            variable.assign(value)

@@ -4,6 +4,7 @@ import pytest
 
 from callbacks import LRRangeTest
 from keras_s11.lr_finder import find_lr_range, suggest_lr_range
+from keras_s11.optimizers import VariableMomentumSGD
 from tests.helpers import tiny_dataset, tiny_model
 
 
@@ -141,3 +142,19 @@ def test_works_through_float16_loss_scaling():
     for a, b in zip(weights + optimizer_state, snapshot(model)[0] + snapshot(model)[1]):
         np.testing.assert_array_equal(a, b)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+
+
+def test_an_unbuilt_optimizer_keeps_its_initial_state_not_zeros():
+    """Loss scale and a momentum variable must come back as they started, not as 0."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = tiny_model()
+    model.compile(optimizer=VariableMomentumSGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+    ds, _, _ = tiny_dataset()
+    model.fit(ds, epochs=1, callbacks=[LRRangeTest(1e-2, 1.0, num_steps=6)], verbose=0)
+    optimizer = model.optimizer
+    assert float(optimizer.dynamic_scale) == 2.0**15
+    assert float(optimizer.inner_optimizer.momentum_variable) == pytest.approx(0.9)
+    assert int(optimizer.iterations) == 0
+    before = [np.array(w) for w in model.get_weights()]
+    model.fit(ds, epochs=1, verbose=0)  # training still updates the weights afterwards
+    assert not np.allclose(before[0], model.get_weights()[0])
