@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
@@ -100,8 +102,6 @@ def random_subset(images, labels, limit, seed):
     """A seeded random subset of `limit` examples (all of them if `limit` is None)."""
     if limit is None or limit >= len(images):
         return images, labels
-    import numpy as np
-
     keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
     return images[keep], labels[keep]
 
@@ -109,7 +109,6 @@ def random_subset(images, labels, limit, seed):
 def compiled_model(args):
     """The network with SGD (Nesterov) and the label-smoothed loss."""
     import keras
-    import numpy as np
 
     from keras_s11.losses import SparseCategoricalCrossentropy
     from keras_s11.model import build_model
@@ -158,6 +157,7 @@ def find_lrs(args, model, train_ds, run):
 
 
 def main(argv=None):
+    started = datetime.datetime.now().isoformat(timespec="seconds")
     args = parse_args(argv)
     run_path = os.path.join(args.out_dir, args.run_name)
     if os.path.exists(run_path):
@@ -188,7 +188,7 @@ def main(argv=None):
             steps_per_epoch=steps_per_epoch,
             lr_min_used=lr_min,
             lr_max_used=lr_max,
-            started=datetime.datetime.now().isoformat(timespec="seconds"),
+            started=started,
         )
         write_json(run.file("config.json"), config)
         if args.range_test_only:
@@ -219,7 +219,8 @@ def main(argv=None):
             {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs, "momentums": one_cycle.momentums},
         )
 
-        test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+        # The last epoch's validation pass already evaluated the final weights.
+        test_loss, test_accuracy = history.history["val_loss"][-1], history.history["val_accuracy"][-1]
         metrics = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_accuracy),
