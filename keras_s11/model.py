@@ -3,8 +3,6 @@
 import keras
 from keras import layers
 
-from keras_s11.classes import CIFAR10_CLASSES  # noqa: F401  (re-exported)
-
 
 def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
     """Conv3x3 (no bias) [> MaxPool2] > BN > ReLU.

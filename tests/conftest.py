@@ -30,7 +30,7 @@ def image_folder(tmp_path):
     """train/ and test/ class folders of PNGs: 12 and 4 per class."""
     from PIL import Image
 
-    from keras_s11.model import CIFAR10_CLASSES
+    from keras_s11.classes import CIFAR10_CLASSES
 
     rng = np.random.default_rng(0)
     for split, per_class in (("train", 12), ("test", 4)):

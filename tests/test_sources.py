@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from keras_s11.classes import CIFAR10_CLASSES
 from keras_s11.data import DataError, UnsafePickleError, load_cifar10, load_image_folder, safe_loads, sources
-from keras_s11.model import CIFAR10_CLASSES
 
 
 def test_class_folders_load_in_cifar10_label_order(image_folder):
