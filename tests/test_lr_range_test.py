@@ -67,7 +67,8 @@ def test_an_unbuilt_optimizer_is_left_fresh():
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert int(model.optimizer.iterations) == 0
-    assert all(not np.any(np.array(v)) for v in model.optimizer.variables if "momentum" in v.path)
+    slots = [np.array(v) for v in model.optimizer.variables if "momentum" in v.path]
+    assert len(slots) == 4 and not any(np.any(slot) for slot in slots)  # one per weight, all zero
 
 
 def test_stops_at_num_steps_and_on_divergence():
