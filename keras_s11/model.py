@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from keras_s11.layers import FusedBatchNormalization
+
 
 def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
     """Conv3x3 (no bias) [> MaxPool2] > BN > ReLU.
@@ -23,7 +25,7 @@ def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     # Momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults
     # (torch momentum 0.1 == keras momentum 0.9), so exported weights agree.
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{suffix}")(x)
+    x = FusedBatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{suffix}")(x)
     return layers.ReLU(name=f"{name}_relu{suffix}")(x)
 
 
