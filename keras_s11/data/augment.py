@@ -45,15 +45,16 @@ class RandomPadCrop(keras.layers.Layer):
         shape = ops.shape(images)
         batch, height, width = shape[0], shape[1], shape[2]
         padded = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode=self.mode)
+        padded_height, padded_width = height + 2 * p, width + 2 * p
         dy = _positions(batch, 0, 2 * p, self.generator)
         dx = _positions(batch, 0, 2 * p, self.generator)
+        # One gather of whole pixels: the flat index of every output pixel.
         rows = dy[:, None] + ops.arange(height, dtype="int32")[None, :]
         cols = dx[:, None] + ops.arange(width, dtype="int32")[None, :]
-        channels = shape[3]
-        rows = ops.broadcast_to(rows[:, :, None, None], (batch, height, width + 2 * p, channels))
-        cropped = ops.take_along_axis(padded, rows, axis=1)
-        cols = ops.broadcast_to(cols[:, None, :, None], (batch, height, width, channels))
-        return ops.take_along_axis(cropped, cols, axis=2)
+        first = ops.arange(batch, dtype="int32") * (padded_height * padded_width)
+        index = first[:, None, None] + rows[:, :, None] * padded_width + cols[:, None, :]
+        pixels = ops.reshape(padded, (-1, shape[3]))
+        return ops.take(pixels, index, axis=0)
 
     def compute_output_shape(self, input_shape):
         return input_shape

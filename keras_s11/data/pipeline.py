@@ -49,19 +49,18 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
         crop_seed = flip_seed = cutout_seed = None
     else:  # one independent stream per layer
         crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, 3))
-    steps = []
+    geometric = []  # exact on uint8 pixels: moved before the cast, 4x less memory
     if padding:
-        steps.append(RandomPadCrop(padding, seed=crop_seed))
+        geometric.append(RandomPadCrop(padding, seed=crop_seed))
     if flip:
-        steps.append(RandomHorizontalFlip(seed=flip_seed))
-    if cutout:
-        steps.append(Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed))
+        geometric.append(RandomHorizontalFlip(seed=flip_seed))
+    erase = Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed) if cutout else None
 
     def augment(images):
-        images = tf.cast(images, tf.float32)
-        for step in steps:
+        for step in geometric:
             images = step(images)
-        return images
+        images = tf.cast(images, tf.float32)
+        return erase(images) if erase is not None else images
 
     return augment
 
@@ -103,10 +102,14 @@ def make_train_dataset(
             f"({len(images)}) with drop_remainder=True: no batch would be produced"
         )
     augment = make_augmenter(padding, cutout, flip, seed)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    # The arrays stay in memory as two tensors; the pipeline shuffles and
+    # batches indices and gathers each batch at once (batching 50,000 single
+    # examples costs more than the augmentation).
+    images, labels = tf.constant(images), tf.constant(labels)
+    dataset = tf.data.Dataset.range(len(images))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(lambda x, y: (normalize(augment(x)), y))
+    dataset = dataset.map(lambda index: (normalize(augment(tf.gather(images, index))), tf.gather(labels, index)))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
