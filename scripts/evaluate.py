@@ -36,9 +36,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from keras_s11.report import report_path_for
-
-    out = args.out or report_path_for(args.model)
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "report")
     if os.path.exists(out):
         fail(f"report folder {out} already exists; choose a new one with --out")
 

@@ -54,7 +54,7 @@ def plot_training_curves(history, step_history=None, steps_per_epoch=None):
             values = np.asarray(step_history[key], dtype=np.float64)
             steps = np.arange(1, len(values) + 1) / steps_per_epoch
             ax.plot(steps, scale(values), color="0.6", lw=0.8, label="each step (augmented batch)")
-            ax.plot(epochs, scale(history[key]), "o-", color="C0", ms=3, lw=1.5, label="mean over the epoch")
+            ax.plot(epochs - 0.5, scale(history[key]), "o-", color="C0", ms=3, lw=1.5, label="mean over the epoch")
             ax.set_title(f"{name} per step")
             ax.legend(loc="best", fontsize=8)
         else:

@@ -6,7 +6,6 @@ from keras_s11.report.writer import (
     check_class_count,
     check_report_inputs,
     classwise_table,
-    report_path_for,
     write_report,
     write_run_report,
 )
@@ -20,7 +19,6 @@ __all__ = [
     "cross_entropy",
     "model_loss",
     "read_run_folder",
-    "report_path_for",
     "summarize",
     "write_report",
     "write_run_report",

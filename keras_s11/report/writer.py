@@ -217,11 +217,6 @@ def write_report(
     return metrics
 
 
-def report_path_for(model_path):
-    """Default report folder: `report/` next to the model file."""
-    return os.path.join(os.path.dirname(os.path.abspath(model_path)), "report")
-
-
 def write_run_report(run_dir, model, images, labels, **kwargs):
     """Writes the report of a finished training run into `run_dir/report`.
 
