@@ -37,9 +37,11 @@ def check_layer_names(model, layer_names):
     """
     valid = spatial_layer_names(model)
     unknown = [name for name in layer_names if name not in valid]
-    if unknown or not layer_names:
+    if not layer_names:
+        raise LayerNameError(f"no Grad-CAM layer given; valid layer names: {', '.join(valid)}")
+    if unknown:
         raise LayerNameError(
-            f"no layer with a feature-map output is named {', '.join(map(repr, unknown)) or 'in an empty list'} "
+            f"no layer with a feature-map output is named {', '.join(map(repr, unknown))} "
             f"in model {model.name!r}; valid layer names: {', '.join(valid)}"
         )
 
