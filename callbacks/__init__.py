@@ -1,6 +1,7 @@
-"""Custom Keras callbacks: the LR range test and the one-cycle policy."""
+"""Custom Keras callbacks: the LR range test, the one-cycle policy, per-step history."""
 
 from callbacks.lr_range_test import LRRangeTest
 from callbacks.one_cycle import OneCycle
+from callbacks.step_history import StepHistory
 
-__all__ = ["LRRangeTest", "OneCycle"]
+__all__ = ["LRRangeTest", "OneCycle", "StepHistory"]

@@ -27,3 +27,81 @@ def predict_probabilities(model, images, batch_size=512, flip_tta=False):
 def accuracy(probabilities, labels):
     """Fraction of rows whose arg-max equals the label."""
     return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))
+
+
+def confusion_matrix(labels, predicted, num_classes):
+    """Counts of (true class, predicted class) pairs.
+
+    Args:
+        labels: True classes, integers in `[0, num_classes)`.
+        predicted: Predicted classes, same length.
+        num_classes: Number of classes.
+
+    Returns:
+        int64 array `(num_classes, num_classes)`: entry `[i, j]` counts the
+        images of class `i` predicted as class `j`.
+
+    Raises:
+        ValueError: If the lengths differ or a class is out of range.
+    """
+    labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
+    if labels.shape != predicted.shape or labels.ndim != 1:
+        raise ValueError(
+            "Arguments `labels` and `predicted` must be 1-D and of equal length. "
+            f"Received shapes: {labels.shape} and {predicted.shape}"
+        )
+    for name, values in (("labels", labels), ("predicted", predicted)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(
+                f"Argument `{name}` must lie in [0, {num_classes}). "
+                f"Received values from {values.min()} to {values.max()}"
+            )
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (labels, predicted), 1)
+    return counts
+
+
+def classwise_accuracy(confusion):
+    """Accuracy of each class from a confusion matrix (NaN for an absent class).
+
+    Args:
+        confusion: Array `(C, C)` from `confusion_matrix`.
+
+    Returns:
+        float64 array `(C,)`: correct / total for each true class.
+    """
+    confusion = np.asarray(confusion)
+    totals = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(confusion) / totals, np.nan)
+
+
+def format_classwise_accuracy(accuracies, class_names):
+    """The class-wise table of the original assignment, one line per class.
+
+    Example: `Accuracy of airplane   : 92 %` (rounded to whole percent).
+
+    Args:
+        accuracies: Accuracy of each class, fractions.
+        class_names: Name of each class.
+
+    Returns:
+        The lines joined with newlines.
+    """
+    width = max(len(name) for name in class_names)
+    return "\n".join(
+        f"Accuracy of {name:<{width}} : {'n/a' if np.isnan(acc) else f'{100 * acc:2.0f} %'}"
+        for name, acc in zip(class_names, accuracies)
+    )
+
+
+def spread_sample(indices, count):
+    """Up to `count` entries of `indices`, evenly spaced over it, in order.
+
+    Used to pick misclassified images from every part of a test set that is
+    ordered by class, rather than the first few of one class.
+    """
+    indices = np.asarray(indices)
+    if count >= len(indices):
+        return indices
+    return indices[np.round(np.linspace(0, len(indices) - 1, count)).astype(int)]

@@ -54,6 +54,8 @@ def parse_args(argv=None):
     model.add_argument("--width", type=positive_int, default=64)
     model.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default="auto")
     model.add_argument("--no-tta", dest="tta", action="store_false", help="skip the flip-TTA evaluation")
+    model.add_argument("--no-report", dest="report", action="store_false", help="skip the report/ of figures")
+    model.add_argument("--report-gradcam-images", type=positive_int, default=8, help="Grad-CAM images in the report")
     model.add_argument("--out-dir", default="runs")
     model.add_argument("--run-name", help="default: a timestamp")
     model.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
@@ -166,7 +168,7 @@ def main(argv=None):
 
     import keras
 
-    from callbacks import OneCycle
+    from callbacks import OneCycle, StepHistory
     from keras_s11.data import make_eval_dataset, make_train_dataset
     from keras_s11.evaluation import accuracy, predict_probabilities
     from keras_s11.precision import set_precision_policy
@@ -203,6 +205,7 @@ def main(argv=None):
             mode=args.schedule,
             momentum_range=tuple(args.momentum_cycle) if args.momentum_cycle else None,
         )
+        step_history = StepHistory()
         start = time.time()
         history = model.fit(
             train_ds,
@@ -210,7 +213,7 @@ def main(argv=None):
             validation_data=test_ds,
             verbose=args.verbose,
             shuffle=False,
-            callbacks=[one_cycle, keras.callbacks.CSVLogger(run.file("history.csv"))],
+            callbacks=[one_cycle, step_history, keras.callbacks.CSVLogger(run.file("history.csv"))],
         )
         train_seconds = time.time() - start
         write_json(run.file("history.json"), {k: [float(v) for v in vs] for k, vs in history.history.items()})
@@ -218,6 +221,7 @@ def main(argv=None):
             run.file("lrs.json"),
             {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs, "momentums": one_cycle.momentums},
         )
+        write_json(run.file("train_steps.json"), {"steps_per_epoch": steps_per_epoch, **step_history.history})
 
         # The last epoch's validation pass already evaluated the final weights.
         test_loss, test_accuracy = history.history["val_loss"][-1], history.history["val_accuracy"][-1]
@@ -236,6 +240,25 @@ def main(argv=None):
     tta = f" ({100 * metrics['test_accuracy_flip_tta']:.2f} % with flip TTA)" if args.tta else ""
     print(f"Test loss {test_loss:.4f}, test accuracy {100 * test_accuracy:.2f} %{tta}")
     print(f"Training took {train_seconds / 60:.1f} min; run folder: {run.path}")
+    if args.report:
+        report_run(args, run.path, model, x_test, y_test)
+
+
+def report_run(args, run_path, model, x_test, y_test):
+    """The run's report/ (figures, metrics.json, report.md); the run folder is complete already."""
+    from keras_s11.report import classwise_table, write_run_report
+
+    command = "python scripts/train.py " + " ".join(sys.argv[1:])
+    try:
+        metrics = write_run_report(
+            run_path, model, x_test, y_test, gradcam_images=args.report_gradcam_images, details={"command": command}
+        )
+    except Exception as error:  # the trained model is saved: say so instead of a stack trace
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        model_path = os.path.join(run_path, "model.keras")
+        fail(f"report not written ({first_line}); the run is saved: try scripts/evaluate.py --model {model_path}", 1)
+    print(classwise_table(metrics))
+    print(f"Report: {os.path.join(run_path, 'report', 'report.md')}")
 
 
 if __name__ == "__main__":

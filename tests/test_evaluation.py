@@ -2,7 +2,14 @@ import keras
 import numpy as np
 import pytest
 
-from keras_s11.evaluation import accuracy, predict_probabilities
+from keras_s11.evaluation import (
+    accuracy,
+    classwise_accuracy,
+    confusion_matrix,
+    format_classwise_accuracy,
+    predict_probabilities,
+    spread_sample,
+)
 from tests.conftest import make_images
 
 
@@ -22,3 +29,34 @@ def test_flip_tta_averages_the_two_views():
     both = predict_probabilities(model, images, batch_size=2, flip_tta=True)
     np.testing.assert_allclose(both, (plain + flipped) / 2, rtol=1e-6)
     assert not np.allclose(plain, flipped)
+
+
+def test_confusion_matrix_and_classwise_accuracy_by_hand():
+    labels = [0, 0, 0, 1, 1, 2, 2, 2, 2]
+    predicted = [0, 1, 0, 1, 1, 0, 2, 1, 2]
+    confusion = confusion_matrix(labels, predicted, num_classes=4)
+    np.testing.assert_array_equal(confusion, [[2, 1, 0, 0], [0, 2, 0, 0], [1, 1, 2, 0], [0, 0, 0, 0]])
+    per_class = classwise_accuracy(confusion)
+    np.testing.assert_allclose(per_class[:3], [2 / 3, 1.0, 0.5])
+    assert np.isnan(per_class[3])  # no image of class 3
+
+
+def test_confusion_matrix_refuses_out_of_range_classes():
+    with pytest.raises(ValueError, match="predicted"):
+        confusion_matrix([0, 1], [0, 3], num_classes=3)
+    with pytest.raises(ValueError, match="equal length"):
+        confusion_matrix([0, 1], [0], num_classes=3)
+
+
+def test_classwise_table_reads_like_the_original():
+    table = format_classwise_accuracy([0.92, 0.4, float("nan")], ["plane", "automobile", "cat"])
+    assert table.splitlines() == [
+        "Accuracy of plane      : 92 %",
+        "Accuracy of automobile : 40 %",
+        "Accuracy of cat        : n/a",
+    ]
+
+
+def test_spread_sample_is_evenly_spaced_and_keeps_order():
+    np.testing.assert_array_equal(spread_sample(np.arange(10, 20), 4), [10, 13, 16, 19])
+    np.testing.assert_array_equal(spread_sample([5, 7], 4), [5, 7])

@@ -39,8 +39,14 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
         "lrs.json",
         "metrics.json",
         "model.keras",
+        "report",
+        "train_steps.json",
     ]
     assert os.listdir(tmp_path / "runs") == ["tiny"]  # no temporary folder left
+    assert "Accuracy of airplane   : " in result.stdout and (run / "report" / "report.md").exists()
+    assert {"lr_range_test.png", "lr_per_step.png", "training_curves.png", "gradcam.png"} <= set(
+        os.listdir(run / "report")
+    )
     metrics = json.loads((run / "metrics.json").read_text())
     config = json.loads((run / "config.json").read_text())
     lrs = json.loads((run / "lrs.json").read_text())
@@ -50,6 +56,8 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
     assert len(lrs["lrs"]) == 2 * lrs["steps_per_epoch"] == 2 * (120 // 32)
     assert lrs["lrs"][0] == pytest.approx(metrics["lr_min"]) and max(lrs["lrs"]) == pytest.approx(metrics["lr_max"])
     assert len(history["val_accuracy"]) == 2 and "learning_rate" in history
+    steps = json.loads((run / "train_steps.json").read_text())
+    assert len(steps["loss"]) == len(steps["accuracy"]) == len(lrs["lrs"])
     # The saved model reloads (safe mode) and reproduces the reported accuracy.
     import keras
 
@@ -70,9 +78,10 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
 
 def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, tmp_path):
     args = "--batch-size 60 --epochs 2 --peak-epoch 0.5 --lr-min 0.01 --lr-max 0.1 --momentum-cycle 0.95 0.85"
-    result = run_tiny(image_folder, tmp_path, "given", *args.split(), "--schedule", "cosine", "--no-tta")
+    result = run_tiny(image_folder, tmp_path, "given", *args.split(), "--schedule", "cosine", "--no-tta", "--no-report")
     assert result.returncode == 0, result.stderr[-2000:]
     run = tmp_path / "given"
+    assert not (run / "report").exists()
     assert not (run / "lr_range_test.json").exists()
     lrs = json.loads((run / "lrs.json").read_text())
     # Two steps per epoch, so the peak (epoch 0.5) is step 1.

@@ -60,6 +60,28 @@ def load_cifar10(data_dir=None, class_names=CIFAR10_CLASSES):
     )
 
 
+def load_cifar10_test(data_dir=None, class_names=CIFAR10_CLASSES):
+    """Loads only the test split of CIFAR-10, as `load_cifar10` finds it.
+
+    From class folders only `test/` is decoded; the other sources hold both
+    splits in the same files, which are read whole.
+
+    Args:
+        data_dir: As in `load_cifar10`.
+        class_names: Class folder names in label order (folder source only).
+
+    Returns:
+        `(x_test, y_test)`: uint8 `(N, 32, 32, 3)` and int32 `(N,)`.
+
+    Raises:
+        DataError: If the source is missing, incomplete or malformed.
+    """
+    if data_dir is not None and os.path.isdir(os.path.join(os.fspath(data_dir), "test")):
+        if not os.path.isfile(os.path.join(os.fspath(data_dir), "data_batch_1")):
+            return load_image_folder(os.path.join(os.fspath(data_dir), "test"), class_names)
+    return load_cifar10(data_dir, class_names)[1]
+
+
 def _read_image(path):
     from PIL import Image, UnidentifiedImageError
 
