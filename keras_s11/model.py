@@ -6,7 +6,7 @@ from keras import layers
 from keras_s11.layers import FusedBatchNormalization
 
 
-def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
+def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0, fused_batchnorm=True):
     """Conv3x3 (no bias) [> MaxPool2] > BN > ReLU.
 
     The layers are named `{name}_conv{suffix}`, `{name}_pool`,
@@ -25,14 +25,15 @@ def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     # Momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults
     # (torch momentum 0.1 == keras momentum 0.9), so exported weights agree.
-    x = FusedBatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{suffix}")(x)
+    batchnorm = FusedBatchNormalization if fused_batchnorm else layers.BatchNormalization
+    x = batchnorm(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{suffix}")(x)
     return layers.ReLU(name=f"{name}_relu{suffix}")(x)
 
 
-def _residual_block(x, filters, name, weight_decay):
+def _residual_block(x, filters, name, **options):
     """X + (Conv-BN-ReLU-Conv-BN-ReLU)(X); the sum is named `name`."""
-    r = _conv_bn_relu(x, filters, f"{name}_res", "1", weight_decay=weight_decay)
-    r = _conv_bn_relu(r, filters, f"{name}_res", "2", weight_decay=weight_decay)
+    r = _conv_bn_relu(x, filters, f"{name}_res", "1", **options)
+    r = _conv_bn_relu(r, filters, f"{name}_res", "2", **options)
     return layers.Add(name=name)([x, r])
 
 
@@ -42,6 +43,7 @@ def build_model(
     input_shape=(32, 32, 3),
     weight_decay=5e-4,
     logit_scale=0.125,
+    fused_batchnorm=True,
     name="resnet9",
 ):
     """Builds the assignment's ResNet-9-style network.
@@ -59,6 +61,10 @@ def build_model(
             added to the loss as `weight_decay / 2 * ||w||^2`. `0` disables it.
         logit_scale: Constant factor applied to the FC output before the
             softmax (0.125 in Page's recipe). It has no parameters.
+        fused_batchnorm: Use `FusedBatchNormalization` (TensorFlow's fused
+            kernel; plain Keras on other backends) instead of
+            `keras.layers.BatchNormalization`. Same variables; see the layer
+            for the one difference (the moving variance is unbiased).
         name: Model name.
 
     Returns:
@@ -80,13 +86,14 @@ def build_model(
     if weight_decay < 0:
         raise ValueError(f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}")
     inputs = keras.Input(shape=input_shape, name="image")
-    x = _conv_bn_relu(inputs, width, "prep", weight_decay=weight_decay)
-    x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, weight_decay=weight_decay)
-    x = _residual_block(x, 2 * width, "layer1", weight_decay)
-    x = _conv_bn_relu(x, 4 * width, "layer2", pool=True, weight_decay=weight_decay)
+    options = dict(weight_decay=weight_decay, fused_batchnorm=fused_batchnorm)
+    x = _conv_bn_relu(inputs, width, "prep", **options)
+    x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, **options)
+    x = _residual_block(x, 2 * width, "layer1", **options)
+    x = _conv_bn_relu(x, 4 * width, "layer2", pool=True, **options)
     x = layers.Identity(name="layer2")(x)
-    x = _conv_bn_relu(x, 8 * width, "layer3", pool=True, weight_decay=weight_decay)
-    x = _residual_block(x, 8 * width, "layer3", weight_decay)
+    x = _conv_bn_relu(x, 8 * width, "layer3", pool=True, **options)
+    x = _residual_block(x, 8 * width, "layer3", **options)
     x = layers.MaxPooling2D(4, name="pool")(x)
     x = layers.Flatten(name="flatten")(x)
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None

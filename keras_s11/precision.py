@@ -1,4 +1,4 @@
-"""Chooses the mixed-precision policy for the hardware at hand."""
+"""Chooses the mixed-precision policy and XLA compilation for the hardware at hand."""
 
 import keras
 
@@ -55,3 +55,22 @@ def set_precision_policy(precision="auto"):
         precision = auto_precision_policy(detect_accelerator())
     keras.mixed_precision.set_global_policy(precision)
     return precision
+
+
+def auto_jit_compile(accelerator):
+    """Whether to compile the train step with XLA on an accelerator kind.
+
+    On GPUs and TPUs XLA fuses the elementwise work around each convolution.
+    On CPUs it is slower than TensorFlow's oneDNN kernels (measured in
+    `benchmarks/bench.py`), so it stays off there.
+    """
+    return accelerator in ("gpu", "tpu")
+
+
+def resolve_jit_compile(choice="auto"):
+    """`"auto"`, `"on"` or `"off"` to the `jit_compile` argument of `compile`."""
+    if choice not in ("auto", "on", "off"):
+        raise ValueError(f"Argument `choice` must be 'auto', 'on' or 'off'. Received: choice={choice!r}")
+    if choice == "auto":
+        return auto_jit_compile(detect_accelerator())
+    return choice == "on"

@@ -53,6 +53,9 @@ def parse_args(argv=None):
     model = parser.add_argument_group("model and run")
     model.add_argument("--width", type=positive_int, default=64)
     model.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default="auto")
+    model.add_argument(
+        "--jit-compile", choices=("auto", "on", "off"), default="auto", help="XLA (auto: on for GPU/TPU, off on CPU)"
+    )
     model.add_argument("--no-tta", dest="tta", action="store_false", help="skip the flip-TTA evaluation")
     model.add_argument("--no-report", dest="report", action="store_false", help="skip the report/ of figures")
     model.add_argument("--report-gradcam-images", type=positive_int, default=8, help="Grad-CAM images in the report")
@@ -126,6 +129,7 @@ def compiled_model(args):
         optimizer=optimizer,
         loss=SparseCategoricalCrossentropy(label_smoothing=args.label_smoothing),
         metrics=["accuracy"],
+        jit_compile=args.jit_compile_enabled,
     )
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(f"Model: {model.name}, width {args.width}, {trainable:,} trainable parameters")
@@ -171,11 +175,12 @@ def main(argv=None):
     from callbacks import OneCycle, StepHistory
     from keras_s11.data import make_eval_dataset, make_train_dataset
     from keras_s11.evaluation import accuracy, predict_probabilities
-    from keras_s11.precision import set_precision_policy
+    from keras_s11.precision import resolve_jit_compile, set_precision_policy
     from keras_s11.run_folder import RunFolder, write_json
 
     policy = set_precision_policy(args.precision)
-    print(f"Precision policy: {policy}")
+    args.jit_compile_enabled = resolve_jit_compile(args.jit_compile)
+    print(f"Precision policy: {policy}; XLA {'on' if args.jit_compile_enabled else 'off'}")
     keras.utils.set_random_seed(args.seed)
     model = compiled_model(args)
     train_ds = make_train_dataset(x_train, y_train, args.batch_size, seed=args.seed)

@@ -59,3 +59,12 @@ def test_logit_scale_is_a_parameter_free_layer_that_can_be_removed():
     assert "logit_scale" in [layer.name for layer in scaled.layers]
     assert "logit_scale" not in [layer.name for layer in plain.layers]
     assert scaled.count_params() == plain.count_params()
+
+
+def test_batchnorm_choice_keeps_names_and_weights():
+    from keras_s11.layers import FusedBatchNormalization
+
+    fused, plain = build_model(width=4), build_model(width=4, fused_batchnorm=False)
+    assert isinstance(fused.get_layer("layer1_bn"), FusedBatchNormalization)
+    assert type(plain.get_layer("layer1_bn")) is keras.layers.BatchNormalization
+    assert [w.path for w in fused.weights] == [w.path for w in plain.weights]

@@ -25,6 +25,18 @@ def test_auto_policy_per_accelerator(monkeypatch):
     assert precision.auto_precision_policy("cpu") == "float32"
 
 
+def test_xla_on_accelerators_only(monkeypatch):
+    assert [precision.auto_jit_compile(kind) for kind in ("cpu", "gpu", "tpu")] == [False, True, True]
+    monkeypatch.setattr(precision, "detect_accelerator", lambda: "gpu")
+    assert precision.resolve_jit_compile("auto") is True
+    assert precision.resolve_jit_compile("off") is False
+    monkeypatch.setattr(precision, "detect_accelerator", lambda: "cpu")
+    assert precision.resolve_jit_compile("auto") is False
+    assert precision.resolve_jit_compile("on") is True
+    with pytest.raises(ValueError, match="choice='yes'"):
+        precision.resolve_jit_compile("yes")
+
+
 def test_set_precision_policy():
     assert precision.set_precision_policy("mixed_bfloat16") == "mixed_bfloat16"
     assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"

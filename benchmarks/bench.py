@@ -1,0 +1,295 @@
+"""Speed of training, input pipeline and inference, measured in one process.
+
+    python benchmarks/bench.py                 # the full set, several minutes on 2 cores
+    python benchmarks/bench.py --quick         # fewer cases and steps, under two minutes
+    python benchmarks/bench.py --json out.json
+
+Every figure is the median of several timed repetitions after warm-up steps,
+in images per second. Ratios are taken between figures of the same run, since
+a shared machine drifts between runs. PyTorch rows need `torch`; the ONNX row
+needs `onnxruntime` and `tf2onnx`; missing packages skip their rows.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def median_seconds(step, warmup, repeats):
+    """Median wall time of `step()` over `repeats` calls after `warmup` calls."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def synthetic_batch(batch_size, seed=0):
+    """Normalised-looking float32 NHWC images and int labels."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(batch_size, 32, 32, 3)).astype("float32")
+    return images, rng.integers(0, 10, batch_size).astype("int32")
+
+
+def keras_train_step(policy, jit_compile, fused_batchnorm, batch_size, warmup, repeats):
+    """img/s of one SGD training step of the full model (forward, backward, update)."""
+    import keras
+    import tensorflow as tf
+
+    from keras_s11.losses import SparseCategoricalCrossentropy
+    from keras_s11.model import build_model
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_model(fused_batchnorm=fused_batchnorm)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+            loss=SparseCategoricalCrossentropy(label_smoothing=0.2),
+            metrics=["accuracy"],
+            jit_compile=jit_compile,
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    images, labels = (tf.constant(a) for a in synthetic_batch(batch_size))
+    seconds = median_seconds(lambda: model.train_on_batch(images, labels), warmup, repeats)
+    return batch_size / seconds
+
+
+def torch_train_step(bf16, batch_size, warmup, repeats):
+    """img/s of the same step in PyTorch (bf16: autocast + channels_last)."""
+    import torch
+    from torch_resnet9 import ResNet9
+
+    torch.manual_seed(0)
+    model = ResNet9()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    images, labels = synthetic_batch(batch_size)
+    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    labels = torch.from_numpy(labels).long()
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(model(images), labels, label_smoothing=0.2)
+        loss.backward()
+        optimizer.step()
+
+    return batch_size / median_seconds(step, warmup, repeats)
+
+
+def pipeline_throughput(batch_size, batches, num_images=50_000):
+    """img/s of the training input pipeline alone (shuffle, gather, augment, normalise)."""
+    from keras_s11.data.pipeline import make_train_dataset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (num_images, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, num_images)
+    iterator = iter(make_train_dataset(images, labels, batch_size, seed=0).repeat())
+    for _ in range(3):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def callback_overhead_ms(steps):
+    """Milliseconds per step that `OneCycle` and `StepHistory` add to `fit`.
+
+    Measured on a one-layer model, whose step costs far less than the
+    callbacks, as the difference of two `fit` runs of `steps` steps.
+    """
+    import keras
+    import tensorflow as tf
+
+    from callbacks import OneCycle, StepHistory
+
+    x = np.zeros((steps * 8, 4), "float32")
+    y = np.zeros(steps * 8, "int32")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).cache()
+
+    def fit_seconds(callbacks):
+        inputs = keras.Input((4,))
+        model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        model.fit(dataset, epochs=1, verbose=0, shuffle=False)  # trace
+        start = time.perf_counter()
+        model.fit(dataset, epochs=2, verbose=0, shuffle=False, callbacks=callbacks())
+        return time.perf_counter() - start
+
+    plain = min(fit_seconds(list) for _ in range(2))
+    with_callbacks = min(
+        fit_seconds(lambda: [OneCycle(0.01, 0.1, epochs=2, peak_epoch=1), StepHistory()]) for _ in range(2)
+    )
+    return 1000 * (with_callbacks - plain) / (2 * steps)
+
+
+def keras_and_onnx_inference(num_images, batch_size, repeats, tmp_dir):
+    """img/s of `model.predict` (float32 and mixed_bfloat16) and of the ONNX export in onnxruntime."""
+    import keras
+    import onnxruntime
+    from keras_s11.export import export_onnx
+
+    from keras_s11.model import build_model
+
+    images = synthetic_batch(num_images)[0]
+    results = {}
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = build_model()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model = build_model()
+    model.set_weights(mixed.get_weights())
+    for name, m in (("keras_predict_float32", model), ("keras_predict_bf16", mixed)):
+        seconds = median_seconds(lambda m=m: m.predict(images, batch_size=batch_size, verbose=0), 1, repeats)
+        results[name] = num_images / seconds
+    path = os.path.join(tmp_dir, "model.onnx")
+    export_onnx(model, path)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+
+    def run_onnx():
+        for start in range(0, num_images, batch_size):
+            session.run(None, {input_name: images[start : start + batch_size]})
+
+    results["onnxruntime_float32"] = num_images / median_seconds(run_onnx, 1, repeats)
+    return results
+
+
+def machine():
+    """What the numbers were measured on."""
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer cases and repetitions (under two minutes)")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, help="timed steps per case (default 5, quick 3)")
+    parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch reference")
+    parser.add_argument("--no-xla", dest="xla", action="store_false", help="skip the XLA cases")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 5)
+    warmup = 2
+    batch = args.batch_size
+    rows = []  # (name, img/s)
+
+    def record(name, value):
+        rows.append((name, value))
+        print(f"{name:40s} {value:10.1f} img/s", flush=True)
+
+    cases = [("mixed_bfloat16", False, True), ("mixed_bfloat16", False, False), ("float32", False, True)]
+    if not args.quick:
+        cases.append(("float32", False, False))
+    if args.xla:
+        cases += [("mixed_bfloat16", True, True)] + ([] if args.quick else [("float32", True, True)])
+    for policy, jit, fused in cases:
+        name = f"train keras {policy}" + (" xla" if jit else "") + ("" if fused else " keras-bn")
+        record(name, keras_train_step(policy, jit, fused, batch, warmup, repeats))
+
+    if args.torch:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("torch not installed: PyTorch rows skipped")
+        else:
+            record("train torch bfloat16 channels_last", torch_train_step(True, batch, warmup, repeats))
+            if not args.quick:
+                record("train torch float32", torch_train_step(False, batch, warmup, repeats))
+
+    record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))
+    overhead = callback_overhead_ms(50 if args.quick else 200)
+    print(f"{'callbacks OneCycle+StepHistory':40s} {overhead:10.2f} ms/step", flush=True)
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            inference = keras_and_onnx_inference(2048 if args.quick else 5000, batch, 2 if args.quick else 3, tmp)
+        except ImportError as error:
+            print(f"inference rows skipped: {error}")
+            inference = {}
+    for name, value in inference.items():
+        record(f"inference {name.replace('_', ' ')}", value)
+
+    figures = dict(rows)
+    ratios = {}
+
+    def ratio(name, numerator, denominator):
+        if numerator in figures and denominator in figures:
+            ratios[name] = figures[numerator] / figures[denominator]
+            print(f"{name:60s} {ratios[name]:6.2f}x")
+
+    print()
+    bf16 = "train keras mixed_bfloat16"
+    ratio("keras bf16 / torch bf16 (training step)", bf16, "train torch bfloat16 channels_last")
+    ratio("keras bf16 / keras float32 (training step)", bf16, "train keras float32")
+    ratio("fused BN / keras BN, bf16 (training step)", bf16, f"{bf16} keras-bn")
+    ratio("XLA / no XLA, bf16 (training step)", f"{bf16} xla", bf16)
+    ratio("input pipeline / keras bf16 training step", "input pipeline", bf16)
+    ratio("onnxruntime / keras predict (float32)", "inference onnxruntime float32", "inference keras predict float32")
+
+    if args.json:
+        result = {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+            "machine": machine(),
+            "batch_size": batch,
+            "repeats": repeats,
+            "img_per_s": figures,
+            "callback_overhead_ms_per_step": overhead,
+            "ratios": ratios,
+        }
+        tmp_path = f"{args.json}.tmp"
+        with open(tmp_path, "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(tmp_path, args.json)
+        print(f"\nWrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

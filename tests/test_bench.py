@@ -1,0 +1,35 @@
+"""The benchmark's building blocks run and count what they claim (no timings asserted)."""
+
+import math
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+
+import bench  # noqa: E402
+
+
+def test_median_seconds_runs_warmup_then_timed_calls():
+    calls = []
+    seconds = bench.median_seconds(lambda: calls.append(1), warmup=2, repeats=3)
+    assert len(calls) == 5
+    assert seconds >= 0
+
+
+def test_pipeline_and_callback_figures_are_finite():
+    assert math.isfinite(bench.pipeline_throughput(batch_size=32, batches=2, num_images=128))
+    assert math.isfinite(bench.callback_overhead_ms(steps=5))
+
+
+def test_torch_reference_matches_the_keras_parameter_count():
+    pytest.importorskip("torch")
+    from torch_resnet9 import ResNet9
+
+    from keras_s11.model import build_model
+
+    torch_count = sum(p.numel() for p in ResNet9().parameters() if p.requires_grad)
+    keras_count = sum(int(math.prod(w.shape)) for w in build_model().trainable_weights)
+    assert torch_count == keras_count == 6_573_130
+    assert bench.torch_train_step(bf16=True, batch_size=4, warmup=1, repeats=1) > 0
