@@ -94,14 +94,14 @@ def torch_train_step(bf16, batch_size, warmup, repeats):
     return batch_size / median_seconds(step, warmup, repeats)
 
 
-def pipeline_throughput(batch_size, batches, num_images=50_000):
+def pipeline_throughput(batch_size, batches, num_images=50_000, parallel=False):
     """img/s of the training input pipeline alone (shuffle, gather, augment, normalise)."""
     from keras_s11.data.pipeline import make_train_dataset
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (num_images, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, num_images)
-    iterator = iter(make_train_dataset(images, labels, batch_size, seed=0).repeat())
+    iterator = iter(make_train_dataset(images, labels, batch_size, seed=0, parallel=parallel).repeat())
     for _ in range(3):
         next(iterator)
     start = time.perf_counter()
@@ -242,6 +242,7 @@ def main(argv=None):
                 record("train torch float32", torch_train_step(False, batch, warmup, repeats))
 
     record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))
+    record("input pipeline parallel", pipeline_throughput(batch, 10 if args.quick else 40, parallel=True))
     overhead = callback_overhead_ms(50 if args.quick else 200)
     print(f"{'callbacks OneCycle+StepHistory':40s} {overhead:10.2f} ms/step", flush=True)
 
@@ -271,6 +272,7 @@ def main(argv=None):
     ratio("fused BN / keras BN, bf16 (training step)", bf16, f"{bf16} keras-bn")
     ratio("XLA / no XLA, bf16 (training step)", f"{bf16} xla", bf16)
     ratio("input pipeline / keras bf16 training step", "input pipeline", bf16)
+    ratio("parallel / sequential input pipeline", "input pipeline parallel", "input pipeline")
     ratio("onnxruntime / keras predict (float32)", "inference onnxruntime float32", "inference keras predict float32")
 
     if args.json:

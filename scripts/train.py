@@ -175,7 +175,7 @@ def main(argv=None):
     from callbacks import OneCycle, StepHistory
     from keras_s11.data import make_eval_dataset, make_train_dataset
     from keras_s11.evaluation import accuracy, predict_probabilities
-    from keras_s11.precision import resolve_jit_compile, set_precision_policy
+    from keras_s11.precision import detect_accelerator, resolve_jit_compile, set_precision_policy
     from keras_s11.run_folder import RunFolder, write_json
 
     policy = set_precision_policy(args.precision)
@@ -183,7 +183,9 @@ def main(argv=None):
     print(f"Precision policy: {policy}; XLA {'on' if args.jit_compile_enabled else 'off'}")
     keras.utils.set_random_seed(args.seed)
     model = compiled_model(args)
-    train_ds = make_train_dataset(x_train, y_train, args.batch_size, seed=args.seed)
+    # One CPU thread augments fast enough for a CPU step; accelerators need several.
+    parallel = detect_accelerator() != "cpu"
+    train_ds = make_train_dataset(x_train, y_train, args.batch_size, seed=args.seed, parallel=parallel)
     test_ds = make_eval_dataset(x_test, y_test, args.batch_size)
     steps_per_epoch = len(x_train) // args.batch_size
 

@@ -124,3 +124,32 @@ def test_bad_pipeline_input_is_named():
         make_train_dataset(np.zeros((10, 32, 32, 3)), np.zeros(9), 4)
     with pytest.raises(ValueError, match="batch_size"):
         make_train_dataset(np.zeros((10, 32, 32, 3)), np.zeros(10), 0)
+
+
+def test_augmenter_equals_the_layers_in_the_spec_order_on_float32():
+    # The pipeline crops and flips uint8 pixels before the cast: exact, so it
+    # must equal pad-crop > flip > cutout applied to float32 with the same seeds.
+    import tensorflow as tf
+
+    from keras_s11.data.pipeline import make_augmenter
+
+    images = np.random.default_rng(3).integers(0, 256, size=(16, 32, 32, 3), dtype=np.uint8)
+    crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(5).integers(0, 2**31 - 1, 3))
+    crop, flip = RandomPadCrop(4, seed=crop_seed), RandomHorizontalFlip(seed=flip_seed)
+    cutout = Cutout(8, fill_value=CIFAR10_MEAN, seed=cutout_seed)
+    augment = make_augmenter(seed=5)
+    for _ in range(2):  # two batches: the random streams advance alike
+        expected = cutout(flip(crop(tf.cast(images, tf.float32))))
+        np.testing.assert_array_equal(augment(images), expected)
+
+
+def test_parallel_pipeline_still_yields_every_image_once_per_epoch():
+    images = np.repeat(np.arange(64, dtype=np.uint8)[:, None, None, None], 32, axis=1).repeat(32, 2).repeat(3, 3)
+    labels = np.arange(64)
+    ds = make_train_dataset(images, labels, batch_size=16, cutout=0, seed=0, parallel=True)
+    for _ in range(2):
+        batches = list(ds.as_numpy_iterator())
+        seen = np.concatenate([y for _, y in batches])
+        assert sorted(seen) == list(range(64))
+        for x, y in batches:  # each image is uniform, so crops and flips keep its value
+            np.testing.assert_allclose(x[:, 0, 0, :], np.asarray(normalize(images[y, 0, 0, :])), atol=1e-6)

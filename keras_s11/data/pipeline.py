@@ -74,6 +74,7 @@ def make_train_dataset(
     flip=True,
     seed=None,
     drop_remainder=True,
+    parallel=False,
 ):
     """Builds the training pipeline.
 
@@ -90,6 +91,10 @@ def make_train_dataset(
         seed: Integer seed: the same seed gives the same batches.
         drop_remainder: Drop the last incomplete batch (keeps the step count
             and BN batch statistics constant).
+        parallel: Augment several batches at once, in any order (for
+            accelerators, where one CPU thread cannot keep up). The random
+            draws then depend on thread timing, so `seed` fixes the order of
+            the images but no longer the augmentation.
 
     Returns:
         A `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
@@ -109,7 +114,10 @@ def make_train_dataset(
     dataset = tf.data.Dataset.range(len(images))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(lambda index: (normalize(augment(tf.gather(images, index))), tf.gather(labels, index)))
+    parallel_options = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=False) if parallel else {}
+    dataset = dataset.map(
+        lambda index: (normalize(augment(tf.gather(images, index))), tf.gather(labels, index)), **parallel_options
+    )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
