@@ -43,6 +43,7 @@ class RunFolder:
         os.makedirs(parent, exist_ok=True)
         name = os.path.basename(self.path)
         self.tmp_path = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+        os.chmod(self.tmp_path, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
         return self
 
     def file(self, name):
@@ -65,6 +66,13 @@ class RunFolder:
             return False
         os.replace(self.tmp_path, self.path)
         return False
+
+
+def current_umask():
+    """The process's umask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path, data):

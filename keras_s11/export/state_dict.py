@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from keras_s11.export.signature import ExportError
+from keras_s11.run_folder import current_umask
 
 # PyTorch module name > Keras layer name, in the module's parameter order.
 CONVOLUTIONS = {
@@ -125,6 +126,7 @@ def save_state_dict(state, path, metadata=None):
 
     tmp = f"{path}.partial"
     save_file(state, tmp, metadata={"format": "pt", **(metadata or {})})
+    os.chmod(tmp, 0o666 & ~current_umask())  # safetensors creates it private (0600)
     os.replace(tmp, path)
 
 
