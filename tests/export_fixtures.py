@@ -29,8 +29,13 @@ def randomized_model(width=4, seed=0, policy="float32"):
                     rng.uniform(0.5, 2.0, channels).astype("float32"),  # moving variance
                 ]
             )
-        elif layer.weights:
-            layer.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in layer.get_weights()])
+        elif layer.weights:  # kernels with He-scaled variance, so activations and probabilities stay moderate
+            kernel, *bias = layer.get_weights()
+            std = np.sqrt(2 / np.prod(kernel.shape[:-1]))
+            layer.set_weights(
+                [rng.normal(0, std, kernel.shape).astype("float32")]
+                + [rng.normal(0, 0.1, b.shape).astype("float32") for b in bias]
+            )
     return model
 
 

@@ -162,3 +162,12 @@ def test_parity_on_real_test_images(saved_model_path, tmp_path):
     source = report["parity_images"]
     assert source["source"] == str(SHARED_CIFAR10) and source["count"] == 500
     assert report["artefacts"]["model.onnx"]["images"] == 500
+
+
+def test_full_width_nchw_onnx_matches_keras(tmp_path):
+    path = tmp_path / "model.keras"
+    save_randomized_model(path, width=64, seed=3)
+    report = export_model(path, tmp_path / "export", nchw=True, formats=("onnx",), parity_count=16)
+    result = report["artefacts"]["model.onnx"]
+    assert result["passed"] and result["images"] == 16
+    assert onnx.load(tmp_path / "export" / "model.onnx").graph.input[0].type.tensor_type.shape.dim[1].dim_value == 3
