@@ -109,3 +109,29 @@ def test_state_dict_in_pytorch_matches_keras(tmp_path):
     with torch.no_grad():
         probabilities = module(nchw).softmax(dim=1).numpy()
     np.testing.assert_allclose(probabilities, keras_model.predict(normalize(images).numpy(), verbose=0), atol=1e-4)
+
+
+def test_export_without_torch_still_writes_and_reads_back_the_state_dict(tmp_path, monkeypatch):
+    import keras_s11.export.exporter as exporter
+
+    monkeypatch.setattr(exporter, "torch_available", lambda: False)
+    path = tmp_path / "model.keras"
+    model = save_randomized_model(path)
+    report = export_model(path, tmp_path / "export", formats=("state_dict",), parity_count=4)
+    entry = report["artefacts"]["model.safetensors"]
+    assert entry["checked"] is False and "not installed" in entry["reason"]
+    loaded = load_file(tmp_path / "export" / "model.safetensors")
+    np.testing.assert_array_equal(loaded["fc.bias"], model.get_layer("fc").bias.numpy() * 0.125)
+
+
+def test_check_state_dict_file_catches_a_difference(tmp_path):
+    from keras_s11.export import ParityError
+    from keras_s11.export.state_dict import check_state_dict_file
+
+    state = {"a": np.zeros(3, np.float32), "b": np.array(0, np.int64)}
+    save_state_dict(state, tmp_path / "s.safetensors")
+    check_state_dict_file(tmp_path / "s.safetensors", state)
+    with pytest.raises(ParityError, match="a does not read back"):
+        check_state_dict_file(tmp_path / "s.safetensors", {**state, "a": np.ones(3, np.float32)})
+    with pytest.raises(ParityError, match="holds keys"):
+        check_state_dict_file(tmp_path / "s.safetensors", {**state, "c": state["b"]})

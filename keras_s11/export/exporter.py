@@ -7,6 +7,7 @@ from keras_s11.export.parity import DEFAULT_TOLERANCE, check, compare, parity_im
 from keras_s11.export.saved_model import export_saved_model, saved_model_probabilities
 from keras_s11.export.signature import ExportError, make_input_spec
 from keras_s11.export.state_dict import (
+    check_state_dict_file,
     logit_scale,
     save_state_dict,
     torch_available,
@@ -78,7 +79,9 @@ def _state_dict(model, run, spec, images, reference, tolerance, opset):
 
     path, scale = run.file(STATE_DICT_FILE), logit_scale(model)
     metadata = {"module": "keras_s11.torch_reference.ResNet9", "logit_scale_folded_into_fc": repr(scale)}
-    save_state_dict(torch_state_dict(model), path, metadata)
+    state = torch_state_dict(model)
+    save_state_dict(state, path, metadata)
+    check_state_dict_file(path, state)
     entry = {"logit_scale_folded_into_fc": scale}
     if not torch_available():
         return STATE_DICT_FILE, {**entry, "checked": False, "reason": "PyTorch is not installed"}

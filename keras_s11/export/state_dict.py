@@ -130,6 +130,24 @@ def save_state_dict(state, path, metadata=None):
     os.replace(tmp, path)
 
 
+def check_state_dict_file(path, state):
+    """Reads a written state dict back and checks it holds exactly `state`.
+
+    Raises:
+        keras_s11.export.ParityError: If a key, shape, dtype or value differs.
+    """
+    from safetensors.numpy import load_file
+
+    from keras_s11.export.parity import ParityError
+
+    loaded = load_file(path)
+    if sorted(loaded) != sorted(state):
+        raise ParityError(f"{path} holds keys {sorted(loaded)}, expected {sorted(state)}")
+    for key, value in state.items():
+        if loaded[key].dtype != value.dtype or not np.array_equal(loaded[key], value):
+            raise ParityError(f"{path}: {key} does not read back as written")
+
+
 def torch_available():
     """Whether PyTorch can be imported."""
     import importlib.util
