@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
 
-FORMATS = ("onnx", "saved_model", "state_dict")
+FORMATS = ("onnx", "saved_model", "state_dict")  # keras_s11.export.FORMATS, without importing TensorFlow
 
 
 def parse_args(argv=None):

@@ -85,10 +85,12 @@ def test_a_model_without_the_networks_layers_is_refused():
 
 
 def test_reference_module_has_the_assignments_names():
-    torch_reference = pytest.importorskip("keras_s11.torch_reference", exc_type=ImportError)
-    module = torch_reference.ResNet9(width=4)
+    pytest.importorskip("torch")
+    from keras_s11.torch_reference import ResNet9
+
+    module = ResNet9(width=4)
     assert {key: tuple(value.shape) for key, value in module.state_dict().items()} == expected_shapes(4)
-    assert sum(p.numel() for p in torch_reference.ResNet9().parameters()) == 6_573_130
+    assert sum(p.numel() for p in ResNet9().parameters()) == 6_573_130
 
 
 def test_state_dict_in_pytorch_matches_keras(tmp_path):
