@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_s11.cli import ArgumentParser, fail, positive_int  # noqa: E402
@@ -34,8 +36,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    import numpy as np
-
     try:
         classifier = OnnxClassifier(args.model)
         images = np.stack([load_image(path, resize=args.resize) for path in args.images])
