@@ -46,6 +46,7 @@ def main(argv=None):
     from keras_s11.data import DataError
     from keras_s11.export import ExportError, ParityError, export_model
     from keras_s11.saving import ModelFileError
+    from keras_s11.serving import ServingModelError
 
     try:
         export_model(
@@ -63,7 +64,7 @@ def main(argv=None):
         )
     except ParityError as error:
         fail(f"{error}; nothing was written to {out}", code=1)
-    except (ModelFileError, DataError, ExportError) as error:
+    except (ModelFileError, DataError, ExportError, ServingModelError) as error:
         fail(str(error), code=1)
 
 

@@ -100,7 +100,12 @@ def test_mixed_precision_model_exports_float32(tmp_path):
     assert report["model_precision"] == "mixed_bfloat16" and report["exported_precision"] == "float32"
     assert "keras_float32_vs_original_model" in report  # reported, not gated
     proto = onnx.load(tmp_path / "export" / "model.onnx")
-    assert {t.data_type for t in proto.graph.initializer} <= {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64}
+    half = {onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
+    assert onnx.TensorProto.FLOAT in {t.data_type for t in proto.graph.initializer}
+    assert not half & {t.data_type for t in proto.graph.initializer}
+    casts = [node for node in proto.graph.node if node.op_type == "Cast"]
+    cast_targets = {a.i for node in casts for a in node.attribute if a.name == "to"}
+    assert not half & cast_targets
     assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
 
 
