@@ -18,10 +18,12 @@ class RunFolder:
     failed run leaves nothing behind and an earlier run is never overwritten.
 
     Args:
-        path: Final folder path; must not exist yet.
+        path: Final folder path; must not exist yet unless `overwrite`.
+        overwrite: Replace an existing folder at `path`, only once the new
+            one is complete (an error keeps the old one).
 
     Raises:
-        RunFolderExistsError: If `path` exists.
+        RunFolderExistsError: If `path` exists and `overwrite` is false.
 
     Example:
 
@@ -29,9 +31,10 @@ class RunFolder:
     ...     write_json(run.file("config.json"), config)
     """
 
-    def __init__(self, path):
+    def __init__(self, path, overwrite=False):
         self.path = os.path.abspath(os.fspath(path))
-        if os.path.exists(self.path):
+        self.overwrite = overwrite
+        if os.path.exists(self.path) and not overwrite:
             raise RunFolderExistsError(f"{self.path} already exists; choose another --run-name or remove it")
         self.tmp_path = None
 
@@ -40,6 +43,7 @@ class RunFolder:
         os.makedirs(parent, exist_ok=True)
         name = os.path.basename(self.path)
         self.tmp_path = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+        os.chmod(self.tmp_path, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
         return self
 
     def file(self, name):
@@ -51,10 +55,24 @@ class RunFolder:
             shutil.rmtree(self.tmp_path, ignore_errors=True)
             return False
         if os.path.exists(self.path):
-            shutil.rmtree(self.tmp_path, ignore_errors=True)
-            raise RunFolderExistsError(f"{self.path} appeared while the run was going; nothing was written")
+            if not self.overwrite:
+                shutil.rmtree(self.tmp_path, ignore_errors=True)
+                raise RunFolderExistsError(f"{self.path} appeared while the run was going; nothing was written")
+            name, parent = os.path.basename(self.path), os.path.dirname(self.path)
+            old = tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent)
+            os.replace(self.path, os.path.join(old, "replaced"))
+            os.replace(self.tmp_path, self.path)
+            shutil.rmtree(old, ignore_errors=True)
+            return False
         os.replace(self.tmp_path, self.path)
         return False
+
+
+def current_umask():
+    """The process's umask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path, data):
