@@ -23,7 +23,6 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def median_seconds(step, warmup, repeats):
@@ -72,7 +71,8 @@ def keras_train_step(policy, jit_compile, fused_batchnorm, batch_size, warmup, r
 def torch_train_step(bf16, batch_size, warmup, repeats):
     """img/s of the same step in PyTorch (bf16: autocast + channels_last)."""
     import torch
-    from torch_resnet9 import ResNet9
+
+    from keras_s11.torch_reference import ResNet9
 
     torch.manual_seed(0)
     model = ResNet9()
@@ -149,8 +149,8 @@ def keras_and_onnx_inference(num_images, batch_size, repeats, tmp_dir):
     """img/s of `model.predict` (float32 and mixed_bfloat16) and of the ONNX export in onnxruntime."""
     import keras
     import onnxruntime
-    from keras_s11.export import export_onnx
 
+    from keras_s11.export import export_onnx, make_input_spec
     from keras_s11.model import build_model
 
     images = synthetic_batch(num_images)[0]
@@ -166,7 +166,7 @@ def keras_and_onnx_inference(num_images, batch_size, repeats, tmp_dir):
         seconds = median_seconds(lambda m=m: m.predict(images, batch_size=batch_size, verbose=0), 1, repeats)
         results[name] = num_images / seconds
     path = os.path.join(tmp_dir, "model.onnx")
-    export_onnx(model, path)
+    export_onnx(model, path, make_input_spec())
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
 

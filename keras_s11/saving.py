@@ -6,6 +6,7 @@ import zipfile
 import keras
 
 # Importing these registers the custom objects a saved run may hold.
+import keras_s11.layers  # noqa: F401
 import keras_s11.losses  # noqa: F401
 import keras_s11.optimizers  # noqa: F401
 import keras_s11.schedules  # noqa: F401

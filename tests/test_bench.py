@@ -25,9 +25,8 @@ def test_pipeline_and_callback_figures_are_finite():
 
 def test_torch_reference_matches_the_keras_parameter_count():
     pytest.importorskip("torch")
-    from torch_resnet9 import ResNet9
-
     from keras_s11.model import build_model
+    from keras_s11.torch_reference import ResNet9
 
     torch_count = sum(p.numel() for p in ResNet9().parameters() if p.requires_grad)
     keras_count = sum(int(math.prod(w.shape)) for w in build_model().trainable_weights)

@@ -59,14 +59,12 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
     steps = json.loads((run / "train_steps.json").read_text())
     assert len(steps["loss"]) == len(steps["accuracy"]) == len(lrs["lrs"])
     # The saved model reloads (safe mode) and reproduces the reported accuracy.
-    import keras
-
-    import keras_s11.losses  # noqa: F401  (registers the loss for deserialisation)
     from keras_s11.data import load_cifar10
     from keras_s11.evaluation import accuracy, predict_probabilities
+    from keras_s11.saving import load_model
 
     _, (x_test, y_test) = load_cifar10(image_folder)
-    model = keras.saving.load_model(run / "model.keras")
+    model = load_model(run / "model.keras")
     assert accuracy(predict_probabilities(model, x_test), y_test) == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     # The same name again is refused, and the earlier run is kept.
     again = run_train(
