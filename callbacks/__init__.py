@@ -1,6 +1,16 @@
-"""Custom Keras callbacks: the LR range test and the one-cycle policy."""
+"""Custom Keras callbacks: LR range test, one-cycle policy, backups, divergence stop."""
 
 from callbacks.lr_range_test import LRRangeTest
 from callbacks.one_cycle import OneCycle
+from callbacks.stop_on_divergence import StopOnDivergence, TrainingDivergedError
+from callbacks.training_backup import TrainingBackup, read_backup_state, restore_backup
 
-__all__ = ["LRRangeTest", "OneCycle"]
+__all__ = [
+    "LRRangeTest",
+    "OneCycle",
+    "StopOnDivergence",
+    "TrainingBackup",
+    "TrainingDivergedError",
+    "read_backup_state",
+    "restore_backup",
+]

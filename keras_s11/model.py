@@ -4,7 +4,7 @@ import keras
 from keras import layers
 
 
-def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
+def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0, sync_batchnorm=False):
     """Conv3x3 (no bias) [> MaxPool2] > BN > ReLU.
 
     The layers are named `{name}_conv{suffix}`, `{name}_pool`,
@@ -23,14 +23,14 @@ def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0):
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     # Momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults
     # (torch momentum 0.1 == keras momentum 0.9), so exported weights agree.
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{suffix}")(x)
+    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync_batchnorm, name=f"{name}_bn{suffix}")(x)
     return layers.ReLU(name=f"{name}_relu{suffix}")(x)
 
 
-def _residual_block(x, filters, name, weight_decay):
+def _residual_block(x, filters, name, weight_decay, sync_batchnorm=False):
     """X + (Conv-BN-ReLU-Conv-BN-ReLU)(X); the sum is named `name`."""
-    r = _conv_bn_relu(x, filters, f"{name}_res", "1", weight_decay=weight_decay)
-    r = _conv_bn_relu(r, filters, f"{name}_res", "2", weight_decay=weight_decay)
+    r = _conv_bn_relu(x, filters, f"{name}_res", "1", weight_decay=weight_decay, sync_batchnorm=sync_batchnorm)
+    r = _conv_bn_relu(r, filters, f"{name}_res", "2", weight_decay=weight_decay, sync_batchnorm=sync_batchnorm)
     return layers.Add(name=name)([x, r])
 
 
@@ -40,6 +40,7 @@ def build_model(
     input_shape=(32, 32, 3),
     weight_decay=5e-4,
     logit_scale=0.125,
+    sync_batchnorm=False,
     name="resnet9",
 ):
     """Builds the assignment's ResNet-9-style network.
@@ -57,6 +58,10 @@ def build_model(
             added to the loss as `weight_decay / 2 * ||w||^2`. `0` disables it.
         logit_scale: Constant factor applied to the FC output before the
             softmax (0.125 in Page's recipe). It has no parameters.
+        sync_batchnorm: Whether BatchNorm computes its batch statistics over
+            the global batch when training on several replicas (TensorFlow
+            backend), as on one device; otherwise each replica uses its own
+            share of the batch.
         name: Model name.
 
     Returns:
@@ -78,13 +83,14 @@ def build_model(
     if weight_decay < 0:
         raise ValueError(f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}")
     inputs = keras.Input(shape=input_shape, name="image")
-    x = _conv_bn_relu(inputs, width, "prep", weight_decay=weight_decay)
-    x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, weight_decay=weight_decay)
-    x = _residual_block(x, 2 * width, "layer1", weight_decay)
-    x = _conv_bn_relu(x, 4 * width, "layer2", pool=True, weight_decay=weight_decay)
+    block = dict(weight_decay=weight_decay, sync_batchnorm=sync_batchnorm)
+    x = _conv_bn_relu(inputs, width, "prep", **block)
+    x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, **block)
+    x = _residual_block(x, 2 * width, "layer1", **block)
+    x = _conv_bn_relu(x, 4 * width, "layer2", pool=True, **block)
     x = layers.Identity(name="layer2")(x)
-    x = _conv_bn_relu(x, 8 * width, "layer3", pool=True, weight_decay=weight_decay)
-    x = _residual_block(x, 8 * width, "layer3", weight_decay)
+    x = _conv_bn_relu(x, 8 * width, "layer3", pool=True, **block)
+    x = _residual_block(x, 8 * width, "layer3", **block)
     x = layers.MaxPooling2D(4, name="pool")(x)
     x = layers.Flatten(name="flatten")(x)
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None

@@ -38,12 +38,22 @@ def _check_batch_size(batch_size):
         raise ValueError(f"Argument `batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
 
 
+# Random draws per layer and batch stay below this many (two per layer now).
+_DRAWS_PER_STEP = 16
+# Steps per epoch stay below this many, so (epoch, step) positions never collide.
+_STEPS_PER_EPOCH_LIMIT = 2**20 // _DRAWS_PER_STEP
+
+
 def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
     """Returns a function that augments a uint8/float batch of NHWC images.
 
     Pad-and-crop, horizontal flip and cutout, in that order, each drawn per
     image; the cutout square is filled with the data set's mean colour, which
     normalises to zero. `seed` makes the sequence of batches reproducible.
+
+    The function takes an optional `position=(epoch, step)` (integer
+    tensors): the draws then depend only on `seed` and that position, not on
+    how many batches came before, so a resumed run sees the same batches.
     """
     if seed is None:
         crop_seed = flip_seed = cutout_seed = None
@@ -56,10 +66,15 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
         steps.append(RandomHorizontalFlip(seed=flip_seed))
     if cutout:
         steps.append(Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed))
+    layer_seeds = [int(step.generator.state.numpy()[0]) for step in steps]
 
-    def augment(images):
+    def augment(images, position=None):
         images = tf.cast(images, tf.float32)
-        for step in steps:
+        for step, layer_seed in zip(steps, layer_seeds):
+            if position is not None:
+                epoch, batch = (tf.cast(p, tf.int64) for p in position)
+                counter = (epoch * _STEPS_PER_EPOCH_LIMIT + batch) * _DRAWS_PER_STEP
+                step.generator.state.assign(tf.stack([tf.constant(layer_seed, tf.int64), counter]))
             images = step(images)
         return images
 
@@ -108,6 +123,69 @@ def make_train_dataset(
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.map(lambda x, y: (normalize(augment(x)), y))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_resumable_train_dataset(
+    images,
+    labels,
+    batch_size=512,
+    seed=0,
+    initial_epoch=0,
+    padding=4,
+    cutout=8,
+    flip=True,
+):
+    """Builds an endless training pipeline whose every epoch depends only on (seed, epoch).
+
+    The same steps as `make_train_dataset` (shuffle > batch > pad-crop, flip,
+    cutout > normalise > prefetch), but the shuffle order of epoch `e` and
+    the augmentation of its batches are functions of `(seed, e)` alone. A
+    run resumed at epoch `e` with `initial_epoch=e` therefore sees exactly the
+    batches the uninterrupted run saw, and a range test run beforehand does
+    not shift them. The last incomplete batch of each epoch is dropped.
+
+    Pass `steps_per_epoch=len(images) // batch_size` to `fit`: the dataset
+    does not end.
+
+    Args:
+        images: uint8 array `(N, H, W, 3)`, kept in memory.
+        labels: Integer array `(N,)`.
+        batch_size: Global batch size.
+        seed: Integer seed.
+        initial_epoch: Epoch of the first batches produced.
+        padding, cutout, flip: As in `make_train_dataset`.
+
+    Returns:
+        An endless `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
+    """
+    images, labels = _check_arrays(images, labels)
+    _check_batch_size(batch_size)
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
+    if not isinstance(initial_epoch, int) or initial_epoch < 0:
+        raise ValueError(f"Argument `initial_epoch` must be an integer >= 0. Received: initial_epoch={initial_epoch!r}")
+    steps = len(images) // batch_size
+    if not 1 <= steps < _STEPS_PER_EPOCH_LIMIT:
+        raise ValueError(
+            f"Arguments give {steps} batches per epoch ({len(images)} images, batch_size={batch_size}); "
+            f"expected 1 to {_STEPS_PER_EPOCH_LIMIT - 1}"
+        )
+    augment = make_augmenter(padding, cutout, flip, seed)
+    images, labels = tf.constant(images), tf.constant(labels)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(len(labels), dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        batches = tf.reshape(order[: steps * batch_size], (steps, batch_size))
+        return tf.data.Dataset.from_tensor_slices(batches).enumerate().map(lambda step, rows: (epoch, step, rows))
+
+    def load(epoch, step, rows):
+        x = augment(tf.gather(images, rows), position=(epoch, step))
+        return normalize(x), tf.gather(labels, rows)
+
+    dataset = tf.data.Dataset.counter(initial_epoch, dtype=tf.int64).flat_map(epoch_batches)
+    return dataset.map(load).prefetch(tf.data.AUTOTUNE)
 
 
 def make_eval_dataset(images, labels, batch_size=512):

@@ -1,0 +1,160 @@
+"""tf.distribute strategies for one GPU, several GPUs, several machines or a TPU.
+
+Create the strategy before anything else touches TensorFlow (a
+`MultiWorkerMirroredStrategy` must exist before the first op runs), then
+build, compile and train the model under `strategy.scope()`. The batch size
+given to the input pipeline stays the global batch: each of the
+`strategy.num_replicas_in_sync` replicas gets its share.
+"""
+
+import glob
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
+
+
+class StrategyError(RuntimeError):
+    """Raised when the requested strategy cannot run here."""
+
+
+def tf_config_cluster(environ=None):
+    """The cluster that `TF_CONFIG` describes, or `None` when it names none.
+
+    Args:
+        environ: Mapping to read `TF_CONFIG` from (default `os.environ`).
+
+    Returns:
+        The `cluster` dict of `TF_CONFIG` (job name > list of addresses),
+        or `None` if `TF_CONFIG` is unset or has no cluster.
+
+    Raises:
+        StrategyError: If `TF_CONFIG` is not valid JSON or is malformed.
+    """
+    text = (os.environ if environ is None else environ).get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise StrategyError(f"TF_CONFIG is not valid JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(config, dict):
+        raise StrategyError(f"TF_CONFIG must be a JSON object, got {type(config).__name__}")
+    cluster = config.get("cluster")
+    if not cluster:
+        return None
+    task = config.get("task")
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise StrategyError('TF_CONFIG names a cluster but no task: add "task": {"type": "worker", "index": I}')
+    addresses = cluster.get(task["type"])
+    if not isinstance(addresses, list) or not 0 <= int(task["index"]) < len(addresses):
+        raise StrategyError(f"TF_CONFIG task {task} is not in its cluster {cluster}")
+    return cluster
+
+
+def tpu_address(environ=None):
+    """Where a TPU is to be found, or `None` when nothing points at one.
+
+    `TPU_NAME` (Cloud TPU node) or `COLAB_TPU_ADDR` (Colab) when set,
+    `"local"` on a TPU VM (which shows `/dev/accel*` devices).
+    """
+    environ = os.environ if environ is None else environ
+    for variable in ("TPU_NAME", "COLAB_TPU_ADDR"):
+        if environ.get(variable):
+            return environ[variable]
+    return "local" if glob.glob("/dev/accel*") else None
+
+
+def _tpu_strategy(address):
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise StrategyError(f"no TPU found at {address!r} (set TPU_NAME, or run on a TPU VM): {first_line}") from None
+
+
+def make_strategy(name="auto", devices=None):
+    """Builds a `tf.distribute` strategy by name.
+
+    `auto` picks, in order: `TPUStrategy` when a TPU is found (see
+    `tpu_address`), `MultiWorkerMirroredStrategy` when `TF_CONFIG` names a
+    cluster, `MirroredStrategy` with more than one GPU, and the default
+    (single-device) strategy otherwise.
+
+    Args:
+        name: One of `STRATEGIES`.
+        devices: Devices for `mirrored` (default: every GPU, else the CPU),
+            e.g. `["/cpu:0", "/cpu:1"]` after splitting the CPU with
+            `tf.config.set_logical_device_configuration`.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        ValueError: If `name` is not one of `STRATEGIES`.
+        StrategyError: If the strategy cannot run here (no TPU for `tpu`,
+            no cluster in `TF_CONFIG` for `multi-worker`).
+
+    Example:
+
+    >>> strategy = make_strategy("auto")
+    >>> with strategy.scope():
+    ...     model = build_model()
+    ...     model.compile(optimizer=..., loss=...)
+    >>> model.fit(train_ds, epochs=24)
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}")
+    if devices is not None and name != "mirrored":
+        raise ValueError(f"Argument `devices` applies to name='mirrored' only. Received: name={name!r}")
+    if name == "auto":
+        if tpu_address() is not None:
+            name = "tpu"
+        elif tf_config_cluster() is not None:
+            name = "multi-worker"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "tpu":
+        return _tpu_strategy(tpu_address() or "local")
+    if name == "multi-worker":
+        if tf_config_cluster() is None:
+            raise StrategyError(
+                "--strategy multi-worker needs TF_CONFIG naming the cluster and this task "
+                '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}})'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=devices)
+    return tf.distribute.get_strategy()
+
+
+def describe_strategy(strategy):
+    """A short description, e.g. `"MirroredStrategy, 2 replicas"`."""
+    replicas = strategy.num_replicas_in_sync
+    return f"{type(strategy).__name__}, {replicas} replica{'s' if replicas != 1 else ''}"
+
+
+def worker_index(strategy):
+    """This worker's index in the cluster: 0 on the chief and off-cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_id = getattr(resolver, "task_id", None) if resolver is not None else None
+    return int(task_id or 0)
+
+
+def shard_by_data(dataset):
+    """Sets the auto-shard policy of an in-memory dataset to DATA.
+
+    `tf.data` cannot shard a dataset built from tensors by file; with the
+    DATA policy every worker builds the same (seeded) pipeline and keeps its
+    own share of each global batch, instead of warning and falling back.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
