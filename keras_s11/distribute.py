@@ -5,13 +5,14 @@ Create the strategy before anything else touches TensorFlow (a
 build, compile and train the model under `strategy.scope()`. The batch size
 given to the input pipeline stays the global batch: each of the
 `strategy.num_replicas_in_sync` replicas gets its share.
+
+TensorFlow is imported on first use: reading `TF_CONFIG` and the names of
+the strategies does not start it.
 """
 
 import glob
 import json
 import os
-
-import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
 
@@ -68,6 +69,8 @@ def tpu_address(environ=None):
 
 
 def _tpu_strategy(address):
+    import tensorflow as tf
+
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
         tf.config.experimental_connect_to_cluster(resolver)
@@ -108,6 +111,8 @@ def make_strategy(name="auto", devices=None):
     ...     model.compile(optimizer=..., loss=...)
     >>> model.fit(train_ds, epochs=24)
     """
+    import tensorflow as tf
+
     if name not in STRATEGIES:
         raise ValueError(f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}")
     if devices is not None and name != "mirrored":
@@ -135,17 +140,37 @@ def make_strategy(name="auto", devices=None):
     return tf.distribute.get_strategy()
 
 
+def task_run_name(run_name, strategy_name, environ=None):
+    """The run folder name for this task of a multi-worker cluster.
+
+    Every worker keeps its own run folder (and backup), so that runs on
+    machines without a shared disk can resume too: the chief (`chief`, or
+    `worker` 0 when there is no chief) writes `run_name`, any other task
+    `run_name.TYPE-INDEX`, e.g. `run_name.worker-1`.
+
+    Args:
+        run_name: The run's name.
+        strategy_name: The requested strategy; only `multi-worker` and
+            `auto` (with a cluster in `TF_CONFIG`) use a cluster.
+        environ: Mapping to read `TF_CONFIG` from (default `os.environ`).
+    """
+    environ = os.environ if environ is None else environ
+    if strategy_name not in ("auto", "multi-worker"):
+        return run_name
+    cluster = tf_config_cluster(environ)
+    if cluster is None or (strategy_name == "auto" and tpu_address(environ) is not None):
+        return run_name
+    task = json.loads(environ["TF_CONFIG"])["task"]
+    chief = ("chief", 0) if "chief" in cluster else ("worker", 0)
+    if (task["type"], int(task["index"])) == chief:
+        return run_name
+    return f"{run_name}.{task['type']}-{int(task['index'])}"
+
+
 def describe_strategy(strategy):
     """A short description, e.g. `"MirroredStrategy, 2 replicas"`."""
     replicas = strategy.num_replicas_in_sync
     return f"{type(strategy).__name__}, {replicas} replica{'s' if replicas != 1 else ''}"
-
-
-def worker_index(strategy):
-    """This worker's index in the cluster: 0 on the chief and off-cluster."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    task_id = getattr(resolver, "task_id", None) if resolver is not None else None
-    return int(task_id or 0)
 
 
 def shard_by_data(dataset):
@@ -155,6 +180,8 @@ def shard_by_data(dataset):
     DATA policy every worker builds the same (seeded) pipeline and keeps its
     own share of each global batch, instead of warning and falling back.
     """
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)

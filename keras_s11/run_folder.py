@@ -20,6 +20,29 @@ class RunFolderBusyError(RuntimeError):
     """Raised when another process is writing the same run folder."""
 
 
+class OutputFolderError(ValueError):
+    """Raised when the output folder cannot hold a new run."""
+
+
+def check_output_folder(path):
+    """Raises `OutputFolderError` unless `path` is, or can become, a writable folder.
+
+    Nothing is created: the check looks at `path` or, when it does not exist
+    yet, at its nearest existing parent.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputFolderError(f"output folder {path} is a file, not a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise OutputFolderError(f"output folder {path} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" (its parent {existing} is not writable)"
+        raise OutputFolderError(f"output folder {path} is not writable{where}")
+
+
 def partial_path(path):
     """The hidden folder a run is written to before it is complete: `.NAME.partial`."""
     path = os.path.abspath(os.fspath(path))
@@ -64,8 +87,20 @@ class RunFolder:
         self.resume = resume
         self.keep_partial_if = keep_partial_if
         self._lock = None
+        self._open = False
 
-    def __enter__(self):
+    def open(self):
+        """Creates (or, resuming, reopens) the partial folder and locks it.
+
+        `with` calls it when it has not been called; calling it first lets a
+        caller tell a folder that cannot be written from errors of the run.
+
+        Raises:
+            RunFolderBusyError: If another process holds the lock.
+            OSError: If the folder cannot be created.
+        """
+        if self._open:
+            return self
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         if os.path.isdir(self.tmp_path):
             self._acquire_lock()
@@ -75,7 +110,11 @@ class RunFolder:
         if not os.path.isdir(self.tmp_path):
             os.mkdir(self.tmp_path)
             self._acquire_lock()
+        self._open = True
         return self
+
+    def __enter__(self):
+        return self.open()
 
     def file(self, name):
         """Path of `name` inside the (temporary) folder."""
@@ -83,6 +122,7 @@ class RunFolder:
 
     def __exit__(self, exc_type, exc, tb):
         self._release_lock()
+        self._open = False
         if exc_type is not None:
             keep = self.keep_partial_if is not None and os.path.exists(self.file(self.keep_partial_if))
             if not keep:
