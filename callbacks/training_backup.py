@@ -18,8 +18,8 @@ class TrainingBackup(keras.callbacks.Callback):
     `state.json` is replaced atomically: it names that file and holds the
     number of epochs done, the history so far and `extra_state()`. Only then
     is the previous model file removed, so a run killed at any moment leaves
-    a complete backup. An epoch whose loss is not finite is not backed up:
-    the backup keeps the last good state.
+    a complete backup. An epoch whose training loss is not finite is not
+    backed up: the backup keeps the last good state.
 
     To resume, build and compile the same model, call
     `restore_backup(model, backup_dir)`, and pass the state's `epoch` to
@@ -44,7 +44,7 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if not all(math.isfinite(float(value)) for value in logs.values()):
+        if "loss" in logs and not math.isfinite(float(logs["loss"])):
             return
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))

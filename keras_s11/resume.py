@@ -44,6 +44,15 @@ def has_backup(partial):
     return os.path.isfile(os.path.join(partial, BACKUP_DIR, STATE_FILE))
 
 
+def backed_up_epochs(partial):
+    """Number of epochs the backup in the partial folder `partial` holds (0 without one)."""
+    try:
+        with open(os.path.join(partial, BACKUP_DIR, STATE_FILE)) as f:
+            return int(json.load(f)["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def latest_resumable(out_dir):
     """Name of the most recently backed-up interrupted run in `out_dir`, or `None`."""
     if not os.path.isdir(out_dir):

@@ -296,15 +296,18 @@ def main(argv=None):
     from keras_s11.distribute import shard_by_data
     from keras_s11.evaluation import accuracy, predict_probabilities
     from keras_s11.precision import set_precision_policy
-    from keras_s11.resume import BACKUP_DIR, read_saved_config
-    from keras_s11.run_folder import RunFolder, RunFolderBusyError, write_json
+    from keras_s11.resume import BACKUP_DIR, backed_up_epochs, read_saved_config
+    from keras_s11.run_folder import RunFolder, RunFolderBusyError, partial_path, write_json
 
     policy = set_precision_policy(args.precision)
     print(f"Precision policy: {policy}")
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():
         model = compiled_model(args, sync_batchnorm=strategy.num_replicas_in_sync > 1)
-    train_ds = shard_by_data(make_resumable_train_dataset(x_train, y_train, args.batch_size, seed=args.seed))
+    initial_epoch = backed_up_epochs(partial_path(run_path)) if resume else 0
+    train_ds = shard_by_data(
+        make_resumable_train_dataset(x_train, y_train, args.batch_size, seed=args.seed, initial_epoch=initial_epoch)
+    )
     test_ds = shard_by_data(make_eval_dataset(x_test, y_test, args.batch_size))
     steps_per_epoch = len(x_train) // args.batch_size
 
@@ -337,10 +340,11 @@ def main(argv=None):
             model.fit(
                 train_ds,
                 epochs=args.epochs,
-                initial_epoch=state["epoch"] if state else 0,
+                initial_epoch=initial_epoch,
                 steps_per_epoch=steps_per_epoch,
                 validation_data=test_ds,
                 verbose=args.verbose,
+                shuffle=False,
                 callbacks=callbacks,
             )
         except TrainingDivergedError as error:

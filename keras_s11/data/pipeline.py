@@ -38,10 +38,20 @@ def _check_batch_size(batch_size):
         raise ValueError(f"Argument `batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
 
 
-# Random draws per layer and batch stay below this many (two per layer now).
-_DRAWS_PER_STEP = 16
 # Steps per epoch stay below this many, so (epoch, step) positions never collide.
-_STEPS_PER_EPOCH_LIMIT = 2**20 // _DRAWS_PER_STEP
+_STEPS_PER_EPOCH_LIMIT = 2**20
+
+
+def _draws_at(layer, images, seed):
+    """The random inputs of an augmentation layer, drawn statelessly from `seed`."""
+    shape = tf.shape(images)
+    uniform = tf.random.stateless_uniform((shape[0], 2), seed=seed)
+    if isinstance(layer, RandomPadCrop):
+        return {"offsets": tf.cast(tf.floor(uniform * (2 * layer.padding + 1)), tf.int32)}
+    if isinstance(layer, RandomHorizontalFlip):
+        return {"flip": uniform[:, 0] < layer.rate}
+    limits = tf.cast(tf.stack([shape[1], shape[2]]), tf.float32)
+    return {"centres": tf.cast(tf.floor(uniform * limits), tf.int32)}
 
 
 def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
@@ -52,8 +62,9 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
     normalises to zero. `seed` makes the sequence of batches reproducible.
 
     The function takes an optional `position=(epoch, step)` (integer
-    tensors): the draws then depend only on `seed` and that position, not on
-    how many batches came before, so a resumed run sees the same batches.
+    tensors; needs a `seed`): the draws are then a function of `seed` and
+    that position alone, not of how many batches came before, and no state
+    is touched, so a resumed run sees the same batches.
     """
     if seed is None:
         crop_seed = flip_seed = cutout_seed = None
@@ -61,21 +72,21 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
         crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, 3))
     steps = []
     if padding:
-        steps.append(RandomPadCrop(padding, seed=crop_seed))
+        steps.append((RandomPadCrop(padding, seed=crop_seed), crop_seed))
     if flip:
-        steps.append(RandomHorizontalFlip(seed=flip_seed))
+        steps.append((RandomHorizontalFlip(seed=flip_seed), flip_seed))
     if cutout:
-        steps.append(Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed))
-    layer_seeds = [int(step.generator.state.numpy()[0]) for step in steps]
+        steps.append((Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed), cutout_seed))
 
     def augment(images, position=None):
         images = tf.cast(images, tf.float32)
-        for step, layer_seed in zip(steps, layer_seeds):
-            if position is not None:
+        for step, layer_seed in steps:
+            if position is None:
+                images = step(images)
+            else:
                 epoch, batch = (tf.cast(p, tf.int64) for p in position)
-                counter = (epoch * _STEPS_PER_EPOCH_LIMIT + batch) * _DRAWS_PER_STEP
-                step.generator.state.assign(tf.stack([tf.constant(layer_seed, tf.int64), counter]))
-            images = step(images)
+                draw_seed = tf.stack([tf.constant(layer_seed, tf.int64), epoch * _STEPS_PER_EPOCH_LIMIT + batch])
+                images = step(images, **_draws_at(step, images, draw_seed))
         return images
 
     return augment
