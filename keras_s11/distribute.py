@@ -76,7 +76,7 @@ def _tpu_strategy(address):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+    except Exception as error:  # the resolver raises many types: bad name, no network, no TPU system
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise StrategyError(f"no TPU found at {address!r} (set TPU_NAME, or run on a TPU VM): {first_line}") from None
 
@@ -169,8 +169,18 @@ def task_run_name(run_name, strategy_name, environ=None):
 
 def describe_strategy(strategy):
     """A short description, e.g. `"MirroredStrategy, 2 replicas"`."""
+    import tensorflow as tf
+
+    name = type(strategy).__name__
+    for public in ("MultiWorkerMirroredStrategy", "MirroredStrategy", "TPUStrategy"):
+        if isinstance(strategy, getattr(tf.distribute, public)):
+            name = public
+            break
+    else:
+        if not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy():
+            name = "default strategy"
     replicas = strategy.num_replicas_in_sync
-    return f"{type(strategy).__name__}, {replicas} replica{'s' if replicas != 1 else ''}"
+    return f"{name}, {replicas} replica{'s' if replicas != 1 else ''}"
 
 
 def shard_by_data(dataset):
@@ -185,3 +195,49 @@ def shard_by_data(dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
+
+
+def adapt_for_multi_worker(model, strategy, dataset):
+    """Lets `model.fit` and `model.evaluate` run under `MultiWorkerMirroredStrategy`.
+
+    Keras 3.15's TensorFlow trainer fails there in two places (see
+    keras-team/keras#20585): at the start of `fit`/`evaluate` it reduces a
+    batch across workers to build the model's metrics symbolically ("Attempt
+    to convert a value (PerReplica...) to a Tensor"), and after each step it
+    reduces the scalar logs with `strategy.reduce("MEAN", v, axis=0)`, which
+    a scalar has no axis for. This builds the metrics, loss and optimizer
+    once from the dataset's element spec (turning the per-call build off for
+    this model), and gives the step's scalar logs a leading axis of length 1,
+    so that the reduction is the mean over the replicas, as Keras computes
+    it under `MirroredStrategy`. Other strategies are left alone.
+
+    Args:
+        model: A compiled model, created under `strategy.scope()`.
+        strategy: The strategy in use.
+        dataset: The (undistributed) training `tf.data.Dataset`.
+
+    Returns:
+        `True` if the model was adapted, `False` if nothing was needed.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    with strategy.scope():
+        model._symbolic_build(data_batch=dataset.element_spec)
+
+    def already_built(iterator=None, data_batch=None):
+        return None
+
+    def with_axis(step):
+        def wrapped(data):
+            return {
+                name: tf.reshape(value, [1]) if value.shape.rank == 0 else value for name, value in step(data).items()
+            }
+
+        return wrapped
+
+    model._maybe_symbolic_build = already_built
+    model.train_step = with_axis(model.train_step)
+    model.test_step = with_axis(model.test_step)
+    return True

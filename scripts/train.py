@@ -293,7 +293,7 @@ def main(argv=None):
 
     from callbacks import TrainingDivergedError
     from keras_s11.data import make_eval_dataset, make_resumable_train_dataset
-    from keras_s11.distribute import shard_by_data
+    from keras_s11.distribute import adapt_for_multi_worker, shard_by_data
     from keras_s11.evaluation import accuracy, predict_probabilities
     from keras_s11.precision import set_precision_policy
     from keras_s11.resume import BACKUP_DIR, backed_up_epochs, read_saved_config
@@ -309,6 +309,7 @@ def main(argv=None):
         make_resumable_train_dataset(x_train, y_train, args.batch_size, seed=args.seed, initial_epoch=initial_epoch)
     )
     test_ds = shard_by_data(make_eval_dataset(x_test, y_test, args.batch_size))
+    adapt_for_multi_worker(model, strategy, train_ds)
     steps_per_epoch = len(x_train) // args.batch_size
 
     run = RunFolder(run_path, resume=resume, keep_partial_if=BACKUP_DIR)
