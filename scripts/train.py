@@ -115,13 +115,15 @@ def parse_args(argv=None):
 
 def prepare_run(args):
     """The run folder path and whether to resume there; checks both before any work starts."""
-    from keras_s11.distribute import StrategyError, task_run_name
+    from keras_s11.distribute import StrategyError, task_run_name, tf_config_cluster
     from keras_s11.resume import ResumeError, check_same_run, has_backup, read_saved_config
     from keras_s11.run_folder import OutputFolderError, check_output_folder, partial_path
 
     try:
         check_output_folder(args.out_dir)
         run_path = os.path.join(args.out_dir, task_run_name(args.run_name, args.strategy))
+        if args.strategy == "multi-worker" and tf_config_cluster() is None:
+            raise StrategyError("--strategy multi-worker needs TF_CONFIG naming the cluster and this task")
     except (OutputFolderError, StrategyError) as error:
         fail(str(error))
     if os.path.exists(run_path):
