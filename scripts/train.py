@@ -131,7 +131,11 @@ def prepare_run(args):
     resumable = has_backup(partial_path(run_path))
     if args.resume and not resumable:
         fail(f"--resume: {run_path} has no interrupted run with a backup to resume")
+    if resumable and args.range_test_only:
+        fail(f"{run_path} has an interrupted training to resume; give --range-test-only another --run-name")
     resume = resumable and args.resume is not False
+    if resumable and not resume:
+        print(f"--no-resume: discarding the interrupted run in {partial_path(run_path)}")
     if resume:
         try:
             check_same_run(read_saved_config(run_path), vars(args))
@@ -383,4 +387,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        fail("interrupted; rerun with --resume to continue after the last completed epoch", code=130)

@@ -151,6 +151,13 @@ ROWS = [
         code=2,
     ),
     train("--width was 8 in the interrupted run, 4 now", "--run-name", "other", setup=interrupted_run_with_other_flags),
+    train(
+        "give --range-test-only another --run-name",
+        "--run-name",
+        "other",
+        "--range-test-only",
+        setup=interrupted_run_with_other_flags,
+    ),
     # Strategies.
     train("argument --strategy: invalid choice: 'horovod'", "--strategy", "horovod"),
     train("--strategy multi-worker needs TF_CONFIG", "--strategy", "multi-worker"),
