@@ -4,7 +4,10 @@
 
 Without --lr-min/--lr-max the LR range test runs first and its suggestions
 are used. Everything the run produces goes into one new folder under
---out-dir, which appears only when the run is complete.
+--out-dir, which appears only when the run is complete. A run that stops
+early (killed, interrupted, diverged) keeps its last completed epoch: the
+same command again, or --resume, continues from there. --strategy spreads
+training over several GPUs, machines (TF_CONFIG) or a TPU.
 """
 
 import argparse
