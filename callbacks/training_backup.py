@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import time
 
 import keras
 
@@ -31,16 +32,26 @@ class TrainingBackup(keras.callbacks.Callback):
             from a restored state; it is extended, epoch by epoch.
         extra_state: Optional callable returning a JSON-serialisable dict to
             save with each backup (e.g. the learning rates set so far).
+        train_seconds: Training time of the epochs already done, from a
+            restored state.
 
     Attributes:
         history: Per-epoch logs of every epoch backed up, restored ones first.
+        train_seconds: Wall time from the start of `fit` to the end of the
+            last epoch backed up, summed over restarts.
     """
 
-    def __init__(self, backup_dir, history=None, extra_state=None):
+    def __init__(self, backup_dir, history=None, extra_state=None, train_seconds=0.0):
         super().__init__()
         self.backup_dir = os.fspath(backup_dir)
         self.history = {key: list(values) for key, values in (history or {}).items()}
         self.extra_state = extra_state
+        self.train_seconds = float(train_seconds)
+        self._earlier_seconds = self.train_seconds
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -48,12 +59,14 @@ class TrainingBackup(keras.callbacks.Callback):
             return
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
+        if self._start is not None:
+            self.train_seconds = self._earlier_seconds + time.time() - self._start
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.keras"
         tmp_name = f"tmp-{name}"
         self.model.save(os.path.join(self.backup_dir, tmp_name))
         os.replace(os.path.join(self.backup_dir, tmp_name), os.path.join(self.backup_dir, name))
-        state = {"epoch": epoch + 1, "model_file": name, "history": self.history}
+        state = {"epoch": epoch + 1, "model_file": name, "history": self.history, "train_seconds": self.train_seconds}
         if self.extra_state is not None:
             state["extra"] = self.extra_state()
         write_json(os.path.join(self.backup_dir, STATE_FILE), state)
@@ -79,7 +92,7 @@ def restore_backup(model, backup_dir):
         backup_dir: Folder written by `TrainingBackup`.
 
     Returns:
-        The backup's state (`epoch`, `history`, `extra`), or `None` when
+        The backup's state (`epoch`, `history`, `train_seconds`, `extra`), or `None` when
         `backup_dir` holds no backup.
     """
     state = read_backup_state(backup_dir)

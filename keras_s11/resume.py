@@ -6,6 +6,7 @@ model and optimizer after the last completed epoch, written by
 `callbacks.TrainingBackup` into `backup/`, with `backup/state.json`.
 """
 
+import csv
 import json
 import os
 
@@ -99,3 +100,21 @@ def check_same_run(saved, current, flags=SAME_RUN_FLAGS):
                 f"{option} was {before!r} in the interrupted run, {now!r} now: resume with the same flags "
                 "or start a new run with another --run-name (or --no-resume)"
             )
+
+
+def write_history_csv(path, history):
+    """Writes a per-epoch history as Keras's `CSVLogger` does: `epoch`, then the sorted names.
+
+    A resumed run rewrites `history.csv` from its backup this way (dropping
+    any row of an epoch that was logged but not backed up), then appends to it.
+
+    Args:
+        path: The CSV file to (over)write.
+        history: Name > list of per-epoch values, all of one length.
+    """
+    keys = sorted(history)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *keys])
+        for epoch in range(len(history[keys[0]]) if keys else 0):
+            writer.writerow([epoch, *(history[key][epoch] for key in keys)])

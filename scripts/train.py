@@ -255,7 +255,7 @@ def training_callbacks(args, run, state, lr_min, lr_max):
     import keras
 
     from callbacks import OneCycle, StopOnDivergence, TrainingBackup
-    from keras_s11.resume import BACKUP_DIR
+    from keras_s11.resume import BACKUP_DIR, write_history_csv
 
     one_cycle = OneCycle(
         lr_min,
@@ -265,30 +265,18 @@ def training_callbacks(args, run, state, lr_min, lr_max):
         mode=args.schedule,
         momentum_range=tuple(args.momentum_cycle) if args.momentum_cycle else None,
     )
-    history = {}
-    if state is not None:
+    state = state or {"history": {}, "train_seconds": 0.0}
+    if "extra" in state:
         one_cycle.lrs, one_cycle.momentums = list(state["extra"]["lrs"]), list(state["extra"]["momentums"])
-        history = state["history"]
-        write_history_csv(run.file("history.csv"), history)  # drops rows of an epoch not backed up
+        write_history_csv(run.file("history.csv"), state["history"])  # drops rows of an epoch not backed up
     backup = TrainingBackup(
         run.file(BACKUP_DIR),
-        history=history,
+        history=state["history"],
         extra_state=lambda: {"lrs": one_cycle.lrs, "momentums": one_cycle.momentums},
+        train_seconds=state["train_seconds"],
     )
-    csv_logger = keras.callbacks.CSVLogger(run.file("history.csv"), append=state is not None)
+    csv_logger = keras.callbacks.CSVLogger(run.file("history.csv"), append="extra" in state)
     return one_cycle, backup, [one_cycle, StopOnDivergence(), csv_logger, backup]
-
-
-def write_history_csv(path, history):
-    """history.csv as Keras's CSVLogger writes it: `epoch` then the sorted names."""
-    import csv
-
-    keys = sorted(history)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", *keys])
-        for epoch in range(len(history[keys[0]]) if keys else 0):
-            writer.writerow([epoch, *(history[key][epoch] for key in keys)])
 
 
 def main(argv=None):
@@ -345,7 +333,6 @@ def main(argv=None):
             return
 
         one_cycle, backup, callbacks = training_callbacks(args, run, state, lr_min, lr_max)
-        start = time.time()
         try:
             model.fit(
                 train_ds,
@@ -361,7 +348,7 @@ def main(argv=None):
             done = len(backup.history.get("loss", []))
             kept = f"; the state after epoch {done} is kept: add --resume --run-name {args.run_name}" if done else ""
             fail(f"{error}; rerun with a lower --lr-max (this run: {lr_max:.4g}){kept}", code=1)
-        train_seconds = time.time() - start
+        train_seconds = backup.train_seconds  # summed over restarts
         history = backup.history
         shutil.rmtree(run.file(BACKUP_DIR))
         write_json(run.file("history.json"), history)
