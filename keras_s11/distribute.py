@@ -241,3 +241,24 @@ def adapt_for_multi_worker(model, strategy, dataset):
     model.train_step = with_axis(model.train_step)
     model.test_step = with_axis(model.test_step)
     return True
+
+
+def values_across_workers(strategy, value):
+    """Every worker's copy of an integer `value`, e.g. to check that workers agree.
+
+    Under `MultiWorkerMirroredStrategy` the values are all-gathered (one per
+    replica); with any other strategy there is one process, and one value.
+
+    Args:
+        strategy: The strategy in use.
+        value: A Python integer known to this worker.
+
+    Returns:
+        A list of integers.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return [int(value)]
+    per_replica = strategy.run(lambda: tf.constant([int(value)], tf.int64))
+    return [int(v) for v in strategy.gather(per_replica, axis=0).numpy()]

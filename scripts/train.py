@@ -290,7 +290,7 @@ def main(argv=None):
 
     from callbacks import TrainingDivergedError
     from keras_s11.data import make_eval_dataset, make_resumable_train_dataset
-    from keras_s11.distribute import adapt_for_multi_worker, shard_by_data
+    from keras_s11.distribute import adapt_for_multi_worker, shard_by_data, values_across_workers
     from keras_s11.evaluation import accuracy, predict_probabilities
     from keras_s11.precision import set_precision_policy
     from keras_s11.resume import BACKUP_DIR, backed_up_epochs, read_saved_config
@@ -302,6 +302,9 @@ def main(argv=None):
     with strategy.scope():
         model = compiled_model(args, sync_batchnorm=strategy.num_replicas_in_sync > 1)
     initial_epoch = backed_up_epochs(partial_path(run_path)) if resume else 0
+    epochs = sorted(set(values_across_workers(strategy, initial_epoch)))
+    if len(epochs) > 1:
+        fail(f"the workers would resume after different epochs {epochs}; start again with --no-resume", code=1)
     train_ds = shard_by_data(
         make_resumable_train_dataset(x_train, y_train, args.batch_size, seed=args.seed, initial_epoch=initial_epoch)
     )
