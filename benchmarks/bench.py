@@ -94,14 +94,22 @@ def torch_train_step(bf16, batch_size, warmup, repeats):
     return batch_size / median_seconds(step, warmup, repeats)
 
 
-def pipeline_throughput(batch_size, batches, num_images=50_000, parallel=False):
-    """img/s of the training input pipeline alone (shuffle, gather, augment, normalise)."""
-    from keras_s11.data.pipeline import make_train_dataset
+def pipeline_throughput(batch_size, batches, num_images=50_000, resumable=True):
+    """img/s of a training input pipeline alone (shuffle, gather, augment, normalise).
+
+    `resumable`: `scripts/train.py`'s pipeline (parallel, stateless draws);
+    otherwise `make_train_dataset` (sequential, the notebook default).
+    """
+    from keras_s11.data.pipeline import make_resumable_train_dataset, make_train_dataset
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (num_images, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, num_images)
-    iterator = iter(make_train_dataset(images, labels, batch_size, seed=0, parallel=parallel).repeat())
+    if resumable:
+        dataset = make_resumable_train_dataset(images, labels, batch_size, seed=0)
+    else:
+        dataset = make_train_dataset(images, labels, batch_size, seed=0).repeat()
+    iterator = iter(dataset)
     for _ in range(3):
         next(iterator)
     start = time.perf_counter()
@@ -241,8 +249,8 @@ def main(argv=None):
             if not args.quick:
                 record("train torch float32", torch_train_step(False, batch, warmup, repeats))
 
-    record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))
-    record("input pipeline parallel", pipeline_throughput(batch, 10 if args.quick else 40, parallel=True))
+    record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))  # train.py's
+    record("input pipeline make_train_dataset", pipeline_throughput(batch, 10 if args.quick else 40, resumable=False))
     overhead = callback_overhead_ms(50 if args.quick else 200)
     print(f"{'callbacks OneCycle+StepHistory':40s} {overhead:10.2f} ms/step", flush=True)
 
@@ -272,7 +280,7 @@ def main(argv=None):
     ratio("fused BN / keras BN, bf16 (training step)", bf16, f"{bf16} keras-bn")
     ratio("XLA / no XLA, bf16 (training step)", f"{bf16} xla", bf16)
     ratio("input pipeline / keras bf16 training step", "input pipeline", bf16)
-    ratio("parallel / sequential input pipeline", "input pipeline parallel", "input pipeline")
+    ratio("train.py pipeline / make_train_dataset", "input pipeline", "input pipeline make_train_dataset")
     ratio("onnxruntime / keras predict (float32)", "inference onnxruntime float32", "inference keras predict float32")
 
     if args.json:

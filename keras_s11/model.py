@@ -6,7 +6,9 @@ from keras import layers
 from keras_s11.layers import FusedBatchNormalization
 
 
-def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0, fused_batchnorm=True):
+def _conv_bn_relu(
+    x, filters, name, suffix="", pool=False, weight_decay=0.0, fused_batchnorm=True, sync_batchnorm=False
+):
     """Conv3x3 (no bias) [> MaxPool2] > BN > ReLU.
 
     The layers are named `{name}_conv{suffix}`, `{name}_pool`,
@@ -26,7 +28,7 @@ def _conv_bn_relu(x, filters, name, suffix="", pool=False, weight_decay=0.0, fus
     # Momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults
     # (torch momentum 0.1 == keras momentum 0.9), so exported weights agree.
     batchnorm = FusedBatchNormalization if fused_batchnorm else layers.BatchNormalization
-    x = batchnorm(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{suffix}")(x)
+    x = batchnorm(momentum=0.9, epsilon=1e-5, synchronized=sync_batchnorm, name=f"{name}_bn{suffix}")(x)
     return layers.ReLU(name=f"{name}_relu{suffix}")(x)
 
 
@@ -44,6 +46,7 @@ def build_model(
     weight_decay=5e-4,
     logit_scale=0.125,
     fused_batchnorm=True,
+    sync_batchnorm=False,
     name="resnet9",
 ):
     """Builds the assignment's ResNet-9-style network.
@@ -65,6 +68,10 @@ def build_model(
             kernel; plain Keras on other backends) instead of
             `keras.layers.BatchNormalization`. Same variables; see the layer
             for the one difference (the moving variance is unbiased).
+        sync_batchnorm: Whether BatchNorm computes its batch statistics over
+            the global batch when training on several replicas (TensorFlow
+            backend), as on one device; otherwise each replica uses its own
+            share of the batch. Synchronised layers use the Keras code path.
         name: Model name.
 
     Returns:
@@ -86,7 +93,7 @@ def build_model(
     if weight_decay < 0:
         raise ValueError(f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}")
     inputs = keras.Input(shape=input_shape, name="image")
-    options = dict(weight_decay=weight_decay, fused_batchnorm=fused_batchnorm)
+    options = dict(weight_decay=weight_decay, fused_batchnorm=fused_batchnorm, sync_batchnorm=sync_batchnorm)
     x = _conv_bn_relu(inputs, width, "prep", **options)
     x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, **options)
     x = _residual_block(x, 2 * width, "layer1", **options)

@@ -5,25 +5,76 @@ import os
 import shutil
 import tempfile
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock
+    fcntl = None
+
+_LOCK_NAME = ".lock"
+
 
 class RunFolderExistsError(FileExistsError):
     """Raised instead of overwriting an earlier run."""
 
 
+class RunFolderBusyError(RuntimeError):
+    """Raised when another process is writing the same run folder."""
+
+
+class OutputFolderError(ValueError):
+    """Raised when the output folder cannot hold a new run."""
+
+
+def check_output_folder(path):
+    """Raises `OutputFolderError` unless `path` is, or can become, a writable folder.
+
+    Nothing is created: the check looks at `path` or, when it does not exist
+    yet, at its nearest existing parent.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputFolderError(f"output folder {path} is a file, not a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise OutputFolderError(f"output folder {path} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" (its parent {existing} is not writable)"
+        raise OutputFolderError(f"output folder {path} is not writable{where}")
+
+
+def partial_path(path):
+    """The hidden folder a run is written to before it is complete: `.NAME.partial`."""
+    path = os.path.abspath(os.fspath(path))
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.partial")
+
+
 class RunFolder:
     """A context manager for an output folder written under a temporary name.
 
-    Inside the `with` block files are written to a hidden sibling folder; on
-    a clean exit it is renamed to `path`, on an exception it is deleted, so a
-    failed run leaves nothing behind and an earlier run is never overwritten.
+    Inside the `with` block files are written to a hidden sibling folder,
+    `.NAME.partial`; on a clean exit it is renamed to `path`, so an earlier
+    run is never overwritten and a folder named `NAME` is always complete.
+
+    On an exception the partial folder is deleted, unless it holds the entry
+    named by `keep_partial_if` (such as a training backup): then it is kept,
+    for a later run with `resume=True` to continue. A run killed outright
+    leaves its partial folder too. While a `RunFolder` is open it holds a lock
+    on its partial folder, so two processes never write the same run.
 
     Args:
         path: Final folder path; must not exist yet unless `overwrite`.
         overwrite: Replace an existing folder at `path`, only once the new
             one is complete (an error keeps the old one).
+        resume: Whether to continue in an existing partial folder; without
+            it an old partial folder is deleted first.
+        keep_partial_if: Name of an entry of the partial folder that makes it
+            worth keeping on an exception (`None`: always delete).
 
     Raises:
         RunFolderExistsError: If `path` exists and `overwrite` is false.
+        RunFolderBusyError: On entering, if another process holds the lock.
 
     Example:
 
@@ -31,33 +82,61 @@ class RunFolder:
     ...     write_json(run.file("config.json"), config)
     """
 
-    def __init__(self, path, overwrite=False):
+    def __init__(self, path, overwrite=False, resume=False, keep_partial_if=None):
         self.path = os.path.abspath(os.fspath(path))
         self.overwrite = overwrite
         if os.path.exists(self.path) and not overwrite:
             raise RunFolderExistsError(f"{self.path} already exists; choose another --run-name or remove it")
-        self.tmp_path = None
+        self.tmp_path = partial_path(self.path)
+        self.resume = resume
+        self.keep_partial_if = keep_partial_if
+        self._lock = None
+        self._open = False
+
+    def open(self):
+        """Creates (or, resuming, reopens) the partial folder and locks it.
+
+        `with` calls it when it has not been called; calling it first lets a
+        caller tell a folder that cannot be written from errors of the run.
+
+        Raises:
+            RunFolderBusyError: If another process holds the lock.
+            OSError: If the folder cannot be created.
+        """
+        if self._open:
+            return self
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        if os.path.isdir(self.tmp_path):
+            self._acquire_lock()
+            if not self.resume:
+                self._release_lock()
+                shutil.rmtree(self.tmp_path)
+        if not os.path.isdir(self.tmp_path):
+            os.mkdir(self.tmp_path)
+            self._acquire_lock()
+        self._open = True
+        return self
 
     def __enter__(self):
-        parent = os.path.dirname(self.path)
-        os.makedirs(parent, exist_ok=True)
-        name = os.path.basename(self.path)
-        self.tmp_path = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
-        os.chmod(self.tmp_path, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
-        return self
+        return self.open()
 
     def file(self, name):
         """Path of `name` inside the (temporary) folder."""
         return os.path.join(self.tmp_path, name)
 
     def __exit__(self, exc_type, exc, tb):
+        self._release_lock()
+        self._open = False
         if exc_type is not None:
-            shutil.rmtree(self.tmp_path, ignore_errors=True)
+            keep = self.keep_partial_if is not None and os.path.exists(self.file(self.keep_partial_if))
+            if not keep:
+                shutil.rmtree(self.tmp_path, ignore_errors=True)
             return False
         if os.path.exists(self.path):
             if not self.overwrite:
-                shutil.rmtree(self.tmp_path, ignore_errors=True)
-                raise RunFolderExistsError(f"{self.path} appeared while the run was going; nothing was written")
+                raise RunFolderExistsError(
+                    f"{self.path} appeared while the run was going; this run stays in {self.tmp_path}"
+                )
             name, parent = os.path.basename(self.path), os.path.dirname(self.path)
             old = tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent)
             os.replace(self.path, os.path.join(old, "replaced"))
@@ -66,6 +145,24 @@ class RunFolder:
             return False
         os.replace(self.tmp_path, self.path)
         return False
+
+    def _acquire_lock(self):
+        self._lock = open(self.file(_LOCK_NAME), "a")
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            self._lock = None
+            raise RunFolderBusyError(f"another process is writing {self.tmp_path}") from None
+
+    def _release_lock(self):
+        if self._lock is not None:
+            self._lock.close()  # closing releases the flock
+            self._lock = None
+            if os.path.exists(self.file(_LOCK_NAME)):
+                os.remove(self.file(_LOCK_NAME))
 
 
 def current_umask():

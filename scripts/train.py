@@ -4,12 +4,16 @@
 
 Without --lr-min/--lr-max the LR range test runs first and its suggestions
 are used. Everything the run produces goes into one new folder under
---out-dir, which appears only when the run is complete.
+--out-dir, which appears only when the run is complete. A run that stops
+early (killed, interrupted, diverged) keeps its last completed epoch: the
+same command again, or --resume, continues from there. --strategy spreads
+training over several GPUs, machines (TF_CONFIG) or a TPU.
 """
 
 import argparse
 import datetime
 import os
+import shutil
 import sys
 import time
 
@@ -18,6 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
+from keras_s11.distribute import STRATEGIES  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -62,6 +67,21 @@ def parse_args(argv=None):
     model.add_argument("--out-dir", default="runs")
     model.add_argument("--run-name", help="default: a timestamp")
     model.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
+    scale = parser.add_argument_group("devices and resuming")
+    scale.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="auto",
+        help="tf.distribute strategy; auto: TPU if found, multi-worker if TF_CONFIG names a cluster, "
+        "mirrored with several GPUs, else default",
+    )
+    scale.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="continue an interrupted run from its last completed epoch (default: when --run-name has a backup; "
+        "--resume without --run-name picks the latest interrupted run in --out-dir)",
+    )
     args = parser.parse_args(argv)
     if args.peak_epoch >= args.epochs:
         fail(f"--peak-epoch must be < --epochs (got --peak-epoch {args.peak_epoch}, --epochs {args.epochs})")
@@ -81,10 +101,67 @@ def parse_args(argv=None):
         fail(f"--weight-decay must be >= 0 (got {args.weight_decay})")
     if not 0 <= args.label_smoothing < 1:
         fail(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing})")
+    if args.range_test_steps < 2:
+        fail(f"--range-test-steps must be >= 2 (got {args.range_test_steps})")
+    if args.seed < 0:
+        fail(f"--seed must be >= 0 (got {args.seed})")
+    if args.run_name is not None and (
+        not args.run_name or args.run_name.startswith(".") or os.sep in args.run_name or "/" in args.run_name
+    ):
+        fail(f"--run-name must be a plain folder name, not starting with '.' (got {args.run_name!r})")
     if args.limit_train is not None and args.limit_train < args.batch_size:
         fail(f"--limit-train ({args.limit_train}) must be >= --batch-size ({args.batch_size})")
+    if args.resume and args.run_name is None:
+        from keras_s11.resume import latest_resumable
+
+        args.run_name = latest_resumable(args.out_dir)
+        if args.run_name is None:
+            fail(f"--resume: no interrupted run with a backup in {args.out_dir}")
     args.run_name = args.run_name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return args
+
+
+def prepare_run(args):
+    """The run folder path and whether to resume there; checks both before any work starts."""
+    from keras_s11.distribute import StrategyError, task_run_name, tf_config_cluster
+    from keras_s11.resume import ResumeError, check_same_run, has_backup, read_saved_config
+    from keras_s11.run_folder import OutputFolderError, check_output_folder, partial_path
+
+    try:
+        check_output_folder(args.out_dir)
+        run_path = os.path.join(args.out_dir, task_run_name(args.run_name, args.strategy))
+        if args.strategy == "multi-worker" and tf_config_cluster() is None:
+            raise StrategyError("--strategy multi-worker needs TF_CONFIG naming the cluster and this task")
+    except (OutputFolderError, StrategyError) as error:
+        fail(str(error))
+    if os.path.exists(run_path):
+        fail(f"run folder {run_path} already exists; choose another --run-name")
+    resumable = has_backup(partial_path(run_path))
+    if args.resume and not resumable:
+        fail(f"--resume: {run_path} has no interrupted run with a backup to resume")
+    if resumable and args.range_test_only:
+        fail(f"{run_path} has an interrupted training to resume; give --range-test-only another --run-name")
+    resume = resumable and args.resume is not False
+    if resumable and not resume:
+        print(f"--no-resume: discarding the interrupted run in {partial_path(run_path)}")
+    if resume:
+        try:
+            check_same_run(read_saved_config(run_path), vars(args))
+        except ResumeError as error:
+            fail(str(error))
+    return run_path, resume
+
+
+def make_strategy_or_fail(name):
+    """The tf.distribute strategy, created before TensorFlow runs anything else."""
+    from keras_s11.distribute import StrategyError, describe_strategy, make_strategy
+
+    try:
+        strategy = make_strategy(name)
+    except StrategyError as error:
+        fail(str(error), code=1)
+    print(f"Strategy: {describe_strategy(strategy)}")
+    return strategy
 
 
 def load_data(args):
@@ -111,7 +188,7 @@ def random_subset(images, labels, limit, seed):
     return images[keep], labels[keep]
 
 
-def compiled_model(args):
+def compiled_model(args, sync_batchnorm=False):
     """The network with SGD (Nesterov) and the label-smoothed loss."""
     import keras
 
@@ -119,7 +196,7 @@ def compiled_model(args):
     from keras_s11.model import build_model
     from keras_s11.optimizers import VariableMomentumSGD
 
-    model = build_model(width=args.width, weight_decay=args.weight_decay)
+    model = build_model(width=args.width, weight_decay=args.weight_decay, sync_batchnorm=sync_batchnorm)
     initial_lr = args.lr_min or 0.01  # the callbacks set the LR at every step
     if args.momentum_cycle:
         optimizer = VariableMomentumSGD(initial_lr, momentum=args.momentum_cycle[0], nesterov=args.nesterov)
@@ -162,35 +239,107 @@ def find_lrs(args, model, train_ds, run):
     return lr_min, lr_max
 
 
+def restore_or_find_lrs(args, model, train_ds, run, resume):
+    """Restores an interrupted run (returning its backup state) or runs the range test; then LRMIN, LRMAX."""
+    from callbacks import restore_backup
+    from keras_s11.resume import BACKUP_DIR, read_saved_config
+
+    if not resume:
+        return None, find_lrs(args, model, train_ds, run)
+    state = restore_backup(model, run.file(BACKUP_DIR))
+    saved = read_saved_config(run.path)
+    lr_min = args.lr_min if args.lr_min is not None else saved["lr_min_used"]
+    lr_max = args.lr_max if args.lr_max is not None else saved["lr_max_used"]
+    if lr_min >= lr_max:
+        fail(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min and --lr-max", code=1)
+    print(f"Resuming {run.path} after epoch {state['epoch']}; LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
+    return state, (lr_min, lr_max)
+
+
+def training_callbacks(args, run, state, lr_min, lr_max):
+    """One-cycle, per-step history, divergence stop, CSV log and per-epoch backup.
+
+    When resuming, they continue `state` (the backup's history, LRs and steps).
+    Returns the one-cycle callback, the backup, a function giving the per-step
+    history of the whole run so far, and the list of callbacks for `fit`.
+    """
+    import keras
+
+    from callbacks import OneCycle, StepHistory, StopOnDivergence, TrainingBackup
+    from keras_s11.resume import BACKUP_DIR, write_history_csv
+
+    one_cycle = OneCycle(
+        lr_min,
+        lr_max,
+        epochs=args.epochs,
+        peak_epoch=args.peak_epoch,
+        mode=args.schedule,
+        momentum_range=tuple(args.momentum_cycle) if args.momentum_cycle else None,
+    )
+    step_history = StepHistory()
+    state = state or {"history": {}, "train_seconds": 0.0}
+    earlier_steps = {}
+    if "extra" in state:
+        one_cycle.lrs, one_cycle.momentums = list(state["extra"]["lrs"]), list(state["extra"]["momentums"])
+        earlier_steps = state["extra"].get("steps", {})
+        write_history_csv(run.file("history.csv"), state["history"])  # drops rows of an epoch not backed up
+
+    def steps_so_far():
+        names = set(earlier_steps) | set(step_history.history)
+        return {name: list(earlier_steps.get(name, [])) + step_history.history.get(name, []) for name in names}
+
+    backup = TrainingBackup(
+        run.file(BACKUP_DIR),
+        history=state["history"],
+        extra_state=lambda: {"lrs": one_cycle.lrs, "momentums": one_cycle.momentums, "steps": steps_so_far()},
+        train_seconds=state["train_seconds"],
+    )
+    csv_logger = keras.callbacks.CSVLogger(run.file("history.csv"), append="extra" in state)
+    return one_cycle, backup, steps_so_far, [one_cycle, step_history, StopOnDivergence(), csv_logger, backup]
+
+
 def main(argv=None):
     started = datetime.datetime.now().isoformat(timespec="seconds")
     args = parse_args(argv)
-    run_path = os.path.join(args.out_dir, args.run_name)
-    if os.path.exists(run_path):
-        fail(f"run folder {run_path} already exists; choose another --run-name")
+    run_path, resume = prepare_run(args)
     (x_train, y_train), (x_test, y_test) = load_data(args)
+    strategy = make_strategy_or_fail(args.strategy)  # before any other TensorFlow op
 
     import keras
 
-    from callbacks import OneCycle, StepHistory
-    from keras_s11.data import make_eval_dataset, make_train_dataset
+    from callbacks import TrainingDivergedError
+    from keras_s11.data import make_eval_dataset, make_resumable_train_dataset
+    from keras_s11.distribute import adapt_for_multi_worker, shard_by_data, values_across_workers
     from keras_s11.evaluation import accuracy, predict_probabilities
-    from keras_s11.precision import detect_accelerator, resolve_jit_compile, set_precision_policy
-    from keras_s11.run_folder import RunFolder, write_json
+    from keras_s11.precision import resolve_jit_compile, set_precision_policy
+    from keras_s11.resume import BACKUP_DIR, backed_up_epochs, read_saved_config
+    from keras_s11.run_folder import RunFolder, RunFolderBusyError, partial_path, write_json
 
     policy = set_precision_policy(args.precision)
     args.jit_compile_enabled = resolve_jit_compile(args.jit_compile)
     print(f"Precision policy: {policy}; XLA {'on' if args.jit_compile_enabled else 'off'}")
     keras.utils.set_random_seed(args.seed)
-    model = compiled_model(args)
-    # One CPU thread augments fast enough for a CPU step; accelerators need several.
-    parallel = detect_accelerator() != "cpu"
-    train_ds = make_train_dataset(x_train, y_train, args.batch_size, seed=args.seed, parallel=parallel)
-    test_ds = make_eval_dataset(x_test, y_test, args.batch_size)
+    with strategy.scope():
+        model = compiled_model(args, sync_batchnorm=strategy.num_replicas_in_sync > 1)
+    initial_epoch = backed_up_epochs(partial_path(run_path)) if resume else 0
+    epochs = sorted(set(values_across_workers(strategy, initial_epoch)))
+    if len(epochs) > 1:
+        fail(f"the workers would resume after different epochs {epochs}; start again with --no-resume", code=1)
+    train_ds = shard_by_data(
+        make_resumable_train_dataset(x_train, y_train, args.batch_size, seed=args.seed, initial_epoch=initial_epoch)
+    )
+    test_ds = shard_by_data(make_eval_dataset(x_test, y_test, args.batch_size))
+    adapt_for_multi_worker(model, strategy, train_ds)
     steps_per_epoch = len(x_train) // args.batch_size
 
-    with RunFolder(run_path) as run:
-        lr_min, lr_max = find_lrs(args, model, train_ds, run)
+    run = RunFolder(run_path, resume=resume, keep_partial_if=BACKUP_DIR)
+    try:
+        run.open()
+    except (OSError, RunFolderBusyError) as error:
+        fail(f"cannot write the run folder: {error}", code=1)
+    with run:
+        with strategy.scope():
+            state, (lr_min, lr_max) = restore_or_find_lrs(args, model, train_ds, run, resume)
         config = dict(
             vars(args),
             precision_policy=policy,
@@ -199,39 +348,41 @@ def main(argv=None):
             lr_max_used=lr_max,
             started=started,
         )
+        if resume:
+            config = dict(config, started=read_saved_config(run.path)["started"], resumed_from_epoch=state["epoch"])
         write_json(run.file("config.json"), config)
         if args.range_test_only:
             print(f"Range test only; run folder: {run.path}")
             return
 
-        one_cycle = OneCycle(
-            lr_min,
-            lr_max,
-            epochs=args.epochs,
-            peak_epoch=args.peak_epoch,
-            mode=args.schedule,
-            momentum_range=tuple(args.momentum_cycle) if args.momentum_cycle else None,
-        )
-        step_history = StepHistory()
-        start = time.time()
-        history = model.fit(
-            train_ds,
-            epochs=args.epochs,
-            validation_data=test_ds,
-            verbose=args.verbose,
-            shuffle=False,
-            callbacks=[one_cycle, step_history, keras.callbacks.CSVLogger(run.file("history.csv"))],
-        )
-        train_seconds = time.time() - start
-        write_json(run.file("history.json"), {k: [float(v) for v in vs] for k, vs in history.history.items()})
+        one_cycle, backup, step_history, callbacks = training_callbacks(args, run, state, lr_min, lr_max)
+        try:
+            model.fit(
+                train_ds,
+                epochs=args.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=test_ds,
+                verbose=args.verbose,
+                shuffle=False,
+                callbacks=callbacks,
+            )
+        except TrainingDivergedError as error:
+            done = len(backup.history.get("loss", []))
+            kept = f"; the state after epoch {done} is kept: add --resume --run-name {args.run_name}" if done else ""
+            fail(f"{error}; rerun with a lower --lr-max (this run: {lr_max:.4g}){kept}", code=1)
+        train_seconds = backup.train_seconds  # summed over restarts
+        history = backup.history
+        shutil.rmtree(run.file(BACKUP_DIR))
+        write_json(run.file("history.json"), history)
         write_json(
             run.file("lrs.json"),
             {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs, "momentums": one_cycle.momentums},
         )
-        write_json(run.file("train_steps.json"), {"steps_per_epoch": steps_per_epoch, **step_history.history})
+        write_json(run.file("train_steps.json"), {"steps_per_epoch": steps_per_epoch, **step_history()})
 
         # The last epoch's validation pass already evaluated the final weights.
-        test_loss, test_accuracy = history.history["val_loss"][-1], history.history["val_accuracy"][-1]
+        test_loss, test_accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
         metrics = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_accuracy),
@@ -269,4 +420,7 @@ def report_run(args, run_path, model, x_test, y_test):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        fail("interrupted; rerun with --resume to continue after the last completed epoch", code=130)

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from keras_s11.data import CIFAR10_MEAN, Cutout, RandomHorizontalFlip, RandomPadCrop, make_train_dataset, normalize
+from keras_s11.data import (
+    CIFAR10_MEAN,
+    Cutout,
+    RandomHorizontalFlip,
+    RandomPadCrop,
+    make_resumable_train_dataset,
+    make_train_dataset,
+    normalize,
+)
 
 
 def coordinate_images(n, size=32):
@@ -153,3 +161,40 @@ def test_parallel_pipeline_still_yields_every_image_once_per_epoch():
         assert sorted(seen) == list(range(64))
         for x, y in batches:  # each image is uniform, so crops and flips keep its value
             np.testing.assert_allclose(x[:, 0, 0, :], np.asarray(normalize(images[y, 0, 0, :])), atol=1e-6)
+
+
+def test_resumable_pipeline_makes_each_epoch_a_function_of_seed_and_epoch():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(70, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(70)  # a label tells which image a row came from
+
+    def batches(seed, initial_epoch, n):
+        ds = make_resumable_train_dataset(images, labels, 16, seed=seed, initial_epoch=initial_epoch)
+        return list(ds.take(n).as_numpy_iterator())
+
+    whole = batches(3, 0, 12)  # three epochs of 4 batches (70 // 16), the last 6 images dropped each time
+    resumed = batches(3, 2, 4)
+    for (x, y), (x2, y2) in zip(whole[8:], resumed, strict=True):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    for epoch in range(3):
+        seen = np.concatenate([y for _, y in whole[4 * epoch : 4 * epoch + 4]])
+        assert len(set(seen)) == 64  # each epoch draws without replacement
+    assert not np.array_equal(whole[0][1], whole[4][1])  # reshuffled every epoch
+    assert not np.array_equal(whole[0][0], batches(4, 0, 1)[0][0])  # the seed matters
+    with pytest.raises(ValueError, match="initial_epoch"):
+        make_resumable_train_dataset(images, labels, 16, seed=3, initial_epoch=-1)
+
+
+def test_layers_take_explicit_draws():
+    images = coordinate_images(2)
+    offsets = np.array([[0, 8], [8, 3]], np.int32)
+    crops = np.asarray(RandomPadCrop(4, seed=0)(images, offsets=offsets))
+    for image, crop, (dy, dx) in zip(images, crops, offsets):
+        padded = np.pad(image, ((4, 4), (4, 4), (0, 0)), mode="reflect")
+        np.testing.assert_array_equal(crop, padded[dy : dy + 32, dx : dx + 32])
+    flipped = np.asarray(RandomHorizontalFlip(seed=0)(images, flip=np.array([True, False])))
+    np.testing.assert_array_equal(flipped, [images[0][:, ::-1], images[1]])
+    cut = np.asarray(Cutout(8, fill_value=-1.0, seed=0)(images, centres=np.array([[0, 0], [16, 20]], np.int32)))
+    assert (cut[0] == -1).all(axis=-1).sum() == 16 and (cut[0, :4, :4] == -1).all()
+    assert (cut[1] == -1).all(axis=-1).sum() == 64 and (cut[1, 12:20, 16:24] == -1).all()

@@ -88,3 +88,9 @@ def test_saved_model_reloads_as_fused(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "bn.keras")
     assert isinstance(loaded.get_layer("bn"), FusedBatchNormalization)
     np.testing.assert_array_equal(loaded.get_layer("bn").moving_mean.numpy(), np.full(6, 0.5, "float32"))
+
+
+def test_float64_falls_back_to_keras_exactly():
+    x = _inputs().astype("float64")
+    stock, fused = _pair("float64")
+    np.testing.assert_array_equal(fused(x, training=True), stock(x, training=True))

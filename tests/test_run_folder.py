@@ -3,7 +3,15 @@ import os
 
 import pytest
 
-from keras_s11.run_folder import RunFolder, RunFolderExistsError, write_json
+from keras_s11.run_folder import (
+    OutputFolderError,
+    RunFolder,
+    RunFolderBusyError,
+    RunFolderExistsError,
+    check_output_folder,
+    partial_path,
+    write_json,
+)
 
 
 def test_folder_appears_only_when_complete(tmp_path):
@@ -50,3 +58,40 @@ def test_folder_mode_follows_the_umask(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "e").stat().st_mode & 0o777 == 0o755
+
+
+def test_partial_folder_is_kept_on_error_when_it_holds_a_backup_and_resumed(tmp_path):
+    target = tmp_path / "r"
+    with pytest.raises(KeyboardInterrupt):
+        with RunFolder(target, keep_partial_if="backup") as run:
+            assert run.tmp_path == partial_path(target) == str(tmp_path / ".r.partial")
+            os.mkdir(run.file("backup"))
+            write_json(run.file("config.json"), {"epoch": 1})
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == [".r.partial"]
+    with RunFolder(target, resume=True) as run:  # continues where it was
+        assert json.loads(open(run.file("config.json")).read()) == {"epoch": 1}
+    assert sorted(os.listdir(target)) == ["backup", "config.json"]  # no lock file left
+
+
+def test_without_resume_an_old_partial_folder_is_replaced(tmp_path):
+    os.makedirs(tmp_path / ".s.partial" / "backup")
+    with RunFolder(tmp_path / "s") as run:
+        assert os.listdir(run.tmp_path) == [".lock"]
+    assert os.listdir(tmp_path / "s") == []
+
+
+def test_two_writers_of_one_run_are_refused(tmp_path):
+    with RunFolder(tmp_path / "t"):
+        with pytest.raises(RunFolderBusyError, match="another process is writing"):
+            RunFolder(tmp_path / "t", resume=True).open()
+
+
+def test_output_folder_check(tmp_path):
+    check_output_folder(tmp_path / "new" / "deeper")  # creatable: fine, and nothing is created
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputFolderError, match="is a file, not a folder"):
+        check_output_folder(tmp_path / "file")
+    with pytest.raises(OutputFolderError, match="cannot be created"):
+        check_output_folder(tmp_path / "file" / "below")

@@ -66,12 +66,6 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
     _, (x_test, y_test) = load_cifar10(image_folder)
     model = load_model(run / "model.keras")
     assert accuracy(predict_probabilities(model, x_test), y_test) == pytest.approx(metrics["test_accuracy"], abs=1e-6)
-    # The same name again is refused, and the earlier run is kept.
-    again = run_train(
-        "--data-dir", str(image_folder), "--out-dir", str(tmp_path / "runs"), "--run-name", "tiny", cwd=tmp_path
-    )
-    assert again.returncode != 0 and "already exists" in again.stderr
-    assert (run / "model.keras").exists()
 
 
 def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, tmp_path):
@@ -94,35 +88,3 @@ def test_range_test_only_saves_the_curve_and_stops(image_folder, tmp_path):
     assert sorted(os.listdir(tmp_path / "rt")) == ["config.json", "lr_range_test.json", "lr_range_test.png"]
     curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
     assert len(curve["lrs"]) == 5 and curve["lr_max"] == pytest.approx(10 * curve["lr_min"])
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--peak-epoch", "24", "--epochs", "24"], "--peak-epoch must be < --epochs"),
-        (["--lr-min", "0.4", "--lr-max", "0.04"], "--lr-min must be < --lr-max"),
-        (["--batch-size", "0"], "--batch-size"),
-        (["--batch-size", "-5"], "--batch-size"),
-        (["--epochs", "two"], "--epochs"),
-        (["--lr-max", "nan"], "--lr-max"),
-        (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
-        (["--label-smoothing", "1"], "--label-smoothing"),
-        (["--data-dir", "no/such/folder"], "data folder no/such/folder does not exist"),
-        (["--range-test-only", "--lr-min", "0.1", "--lr-max", "1"], "--range-test-only"),
-    ],
-)
-def test_bad_input_gives_one_clear_error_line_and_no_run_folder(args, message, tmp_path):
-    result = run_train(*args, "--out-dir", str(tmp_path / "runs"), cwd=tmp_path)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr[-2000:]
-    assert not (tmp_path / "runs").exists() or not os.listdir(tmp_path / "runs")
-
-
-def test_corrupt_image_is_named_and_nothing_is_written(image_folder, tmp_path):
-    (image_folder / "train" / "bird" / "0002.png").write_bytes(b"\x89PNG broken")
-    result = run_train("--data-dir", str(image_folder), "--out-dir", str(tmp_path / "runs"), cwd=tmp_path)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "bird" in lines[0] and "0002.png" in lines[0], result.stderr[-2000:]
-    assert not (tmp_path / "runs").exists()

@@ -25,6 +25,7 @@ _LAZY = {
     "make_augmenter": "keras_s11.data.pipeline",
     "make_eval_dataset": "keras_s11.data.pipeline",
     "make_predict_dataset": "keras_s11.data.pipeline",
+    "make_resumable_train_dataset": "keras_s11.data.pipeline",
     "make_train_dataset": "keras_s11.data.pipeline",
     "normalize": "keras_s11.data.pipeline",
 }
@@ -45,6 +46,7 @@ __all__ = [
     "make_augmenter",
     "make_eval_dataset",
     "make_predict_dataset",
+    "make_resumable_train_dataset",
     "make_train_dataset",
     "normalize",
     "safe_loads",

@@ -38,7 +38,9 @@ class RandomPadCrop(keras.layers.Layer):
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images):
+    def call(self, images, offsets=None):
+        """Crops `images`; `offsets` (int32 `(batch, 2)`, `(dy, dx)` in
+        `[0, 2 * padding]`) are drawn from the layer's seed when `None`."""
         p = self.padding
         if p == 0:
             return images
@@ -46,8 +48,11 @@ class RandomPadCrop(keras.layers.Layer):
         batch, height, width = shape[0], shape[1], shape[2]
         padded = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode=self.mode)
         padded_height, padded_width = height + 2 * p, width + 2 * p
-        dy = _positions(batch, 0, 2 * p, self.generator)
-        dx = _positions(batch, 0, 2 * p, self.generator)
+        if offsets is None:
+            dy = _positions(batch, 0, 2 * p, self.generator)
+            dx = _positions(batch, 0, 2 * p, self.generator)
+        else:
+            dy, dx = offsets[:, 0], offsets[:, 1]
         # One gather of whole pixels: the flat index of every output pixel.
         rows = dy[:, None] + ops.arange(height, dtype="int32")[None, :]
         cols = dx[:, None] + ops.arange(width, dtype="int32")[None, :]
@@ -79,9 +84,10 @@ class RandomHorizontalFlip(keras.layers.Layer):
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images):
-        batch = ops.shape(images)[0]
-        flip = keras.random.uniform((batch,), seed=self.generator) < self.rate
+    def call(self, images, flip=None):
+        """Flips `images`; `flip` (bool `(batch,)`) is drawn from the layer's seed when `None`."""
+        if flip is None:
+            flip = keras.random.uniform((ops.shape(images)[0],), seed=self.generator) < self.rate
         return ops.where(flip[:, None, None, None], ops.flip(images, axis=2), images)
 
     def compute_output_shape(self, input_shape):
@@ -112,13 +118,18 @@ class Cutout(keras.layers.Layer):
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images):
+    def call(self, images, centres=None):
+        """Cuts the squares; `centres` (int32 `(batch, 2)`, `(cy, cx)` inside the
+        image) are drawn from the layer's seed when `None`."""
         if self.size == 0:
             return images
         shape = ops.shape(images)
         batch, height, width = shape[0], shape[1], shape[2]
-        cy = _positions(batch, 0, height - 1, self.generator)
-        cx = _positions(batch, 0, width - 1, self.generator)
+        if centres is None:
+            cy = _positions(batch, 0, height - 1, self.generator)
+            cx = _positions(batch, 0, width - 1, self.generator)
+        else:
+            cy, cx = centres[:, 0], centres[:, 1]
         top, left = cy - self.size // 2, cx - self.size // 2
         r = ops.arange(height, dtype="int32")[None, :]
         c = ops.arange(width, dtype="int32")[None, :]

@@ -38,29 +38,59 @@ def _check_batch_size(batch_size):
         raise ValueError(f"Argument `batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
 
 
+# Steps per epoch stay below this many, so (epoch, step) positions never collide.
+_STEPS_PER_EPOCH_LIMIT = 2**20
+
+
+def _draws_at(layer, images, seed):
+    """The random inputs of an augmentation layer, drawn statelessly from `seed`."""
+    shape = tf.shape(images)
+    uniform = tf.random.stateless_uniform((shape[0], 2), seed=seed)
+    if isinstance(layer, RandomPadCrop):
+        return {"offsets": tf.cast(tf.floor(uniform * (2 * layer.padding + 1)), tf.int32)}
+    if isinstance(layer, RandomHorizontalFlip):
+        return {"flip": uniform[:, 0] < layer.rate}
+    limits = tf.cast(tf.stack([shape[1], shape[2]]), tf.float32)
+    return {"centres": tf.cast(tf.floor(uniform * limits), tf.int32)}
+
+
 def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
     """Returns a function that augments a uint8/float batch of NHWC images.
 
     Pad-and-crop, horizontal flip and cutout, in that order, each drawn per
     image; the cutout square is filled with the data set's mean colour, which
     normalises to zero. `seed` makes the sequence of batches reproducible.
+
+    The function takes an optional `position=(epoch, step)` (integer
+    tensors; needs a `seed`): the draws are then a function of `seed` and
+    that position alone, not of how many batches came before, and no state
+    is touched, so a resumed run sees the same batches.
     """
     if seed is None:
         crop_seed = flip_seed = cutout_seed = None
     else:  # one independent stream per layer
         crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, 3))
-    geometric = []  # exact on uint8 pixels: moved before the cast, 4x less memory
+    steps = []  # (layer, its seed)
     if padding:
-        geometric.append(RandomPadCrop(padding, seed=crop_seed))
+        steps.append((RandomPadCrop(padding, seed=crop_seed), crop_seed))
     if flip:
-        geometric.append(RandomHorizontalFlip(seed=flip_seed))
-    erase = Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed) if cutout else None
+        steps.append((RandomHorizontalFlip(seed=flip_seed), flip_seed))
+    if cutout:
+        steps.append((Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed), cutout_seed))
 
-    def augment(images):
-        for step in geometric:
-            images = step(images)
-        images = tf.cast(images, tf.float32)
-        return erase(images) if erase is not None else images
+    def augment(images, position=None):
+        for layer, layer_seed in steps:
+            # Crop and flip move uint8 pixels (exact, a quarter of the memory);
+            # the cutout writes the fractional mean colour, so it needs floats.
+            if isinstance(layer, Cutout):
+                images = tf.cast(images, tf.float32)
+            if position is None:
+                images = layer(images)
+            else:
+                epoch, batch = (tf.cast(p, tf.int64) for p in position)
+                draw_seed = tf.stack([tf.constant(layer_seed, tf.int64), epoch * _STEPS_PER_EPOCH_LIMIT + batch])
+                images = layer(images, **_draws_at(layer, images, draw_seed))
+        return tf.cast(images, tf.float32)
 
     return augment
 
@@ -119,6 +149,71 @@ def make_train_dataset(
         lambda index: (normalize(augment(tf.gather(images, index))), tf.gather(labels, index)), **parallel_options
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_resumable_train_dataset(
+    images,
+    labels,
+    batch_size=512,
+    seed=0,
+    initial_epoch=0,
+    padding=4,
+    cutout=8,
+    flip=True,
+):
+    """Builds an endless training pipeline whose every epoch depends only on (seed, epoch).
+
+    The same steps as `make_train_dataset` (shuffle > batch > pad-crop, flip,
+    cutout > normalise > prefetch; batches augmented in parallel), but the shuffle order of epoch `e` and
+    the augmentation of its batches are functions of `(seed, e)` alone. A
+    run resumed at epoch `e` with `initial_epoch=e` therefore sees exactly the
+    batches the uninterrupted run saw, and a range test run beforehand does
+    not shift them. The last incomplete batch of each epoch is dropped.
+
+    Pass `steps_per_epoch=len(images) // batch_size` to `fit`: the dataset
+    does not end.
+
+    Args:
+        images: uint8 array `(N, H, W, 3)`, kept in memory.
+        labels: Integer array `(N,)`.
+        batch_size: Global batch size.
+        seed: Integer seed.
+        initial_epoch: Epoch of the first batches produced.
+        padding, cutout, flip: As in `make_train_dataset`.
+
+    Returns:
+        An endless `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
+    """
+    images, labels = _check_arrays(images, labels)
+    _check_batch_size(batch_size)
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
+    if not isinstance(initial_epoch, int) or initial_epoch < 0:
+        raise ValueError(f"Argument `initial_epoch` must be an integer >= 0. Received: initial_epoch={initial_epoch!r}")
+    steps = len(images) // batch_size
+    if not 1 <= steps < _STEPS_PER_EPOCH_LIMIT:
+        raise ValueError(
+            f"Arguments give {steps} batches per epoch ({len(images)} images, batch_size={batch_size}); "
+            f"expected 1 to {_STEPS_PER_EPOCH_LIMIT - 1}"
+        )
+    augment = make_augmenter(padding, cutout, flip, seed)
+    images, labels = tf.constant(images), tf.constant(labels)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(len(labels), dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        batches = tf.reshape(order[: steps * batch_size], (steps, batch_size))
+        return tf.data.Dataset.from_tensor_slices(batches).enumerate().map(lambda step, rows: (epoch, step, rows))
+
+    def load(epoch, step, rows):
+        x = augment(tf.gather(images, rows), position=(epoch, step))
+        return normalize(x), tf.gather(labels, rows)
+
+    dataset = tf.data.Dataset.counter(initial_epoch, dtype=tf.int64).flat_map(epoch_batches)
+    # The draws depend on (seed, epoch, step) only, so batches can be augmented
+    # in parallel and still come out in order and identical.
+    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 def make_eval_dataset(images, labels, batch_size=512):

@@ -108,7 +108,9 @@ def load_image_folder(folder, class_names=CIFAR10_CLASSES):
 
     Raises:
         DataError: If the folder or a class folder is missing or empty, an
-            unexpected folder is present, or an image is corrupt or not 32x32.
+            unexpected folder or a file that is not an image (by its
+            extension; hidden files are skipped) is present, or an image is
+            corrupt or not 32x32.
     """
     if not os.path.isdir(folder):
         raise DataError(f"data folder {folder} does not exist")
@@ -125,7 +127,14 @@ def load_image_folder(folder, class_names=CIFAR10_CLASSES):
     paths, labels = [], []
     for label, name in enumerate(class_names):
         class_dir = os.path.join(folder, name)
-        files = sorted(f for f in os.listdir(class_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
+        entries = sorted(e for e in os.listdir(class_dir) if not e.startswith("."))  # skip hidden files
+        strays = [e for e in entries if not e.lower().endswith(IMAGE_EXTENSIONS)]
+        if strays:
+            raise DataError(
+                f"class folder {class_dir} holds {len(strays)} file(s) that are not images, e.g. {strays[0]!r} "
+                f"(expected {'/'.join(IMAGE_EXTENSIONS)} files only)"
+            )
+        files = entries
         if not files:
             raise DataError(f"class folder {class_dir} holds no images")
         paths.extend(os.path.join(class_dir, f) for f in files)

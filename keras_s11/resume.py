@@ -1,0 +1,120 @@
+"""Finding and checking an interrupted run to resume (no TensorFlow needed).
+
+A run killed or stopped by an error keeps its hidden partial folder
+(`.NAME.partial`, see `keras_s11.run_folder`) when it holds a backup: the
+model and optimizer after the last completed epoch, written by
+`callbacks.TrainingBackup` into `backup/`, with `backup/state.json`.
+"""
+
+import csv
+import json
+import os
+
+from keras_s11.run_folder import partial_path
+
+BACKUP_DIR = "backup"
+STATE_FILE = "state.json"
+CONFIG_FILE = "config.json"
+
+# Flags that define what is being trained: a resumed run must keep them.
+SAME_RUN_FLAGS = (
+    "data_dir",
+    "limit_train",
+    "limit_test",
+    "batch_size",
+    "seed",
+    "epochs",
+    "peak_epoch",
+    "schedule",
+    "momentum",
+    "momentum_cycle",
+    "nesterov",
+    "weight_decay",
+    "label_smoothing",
+    "width",
+    "precision",
+)
+
+
+class ResumeError(ValueError):
+    """Raised when an interrupted run cannot be resumed as asked."""
+
+
+def has_backup(partial):
+    """Whether the partial folder `partial` holds a training backup."""
+    return os.path.isfile(os.path.join(partial, BACKUP_DIR, STATE_FILE))
+
+
+def backed_up_epochs(partial):
+    """Number of epochs the backup in the partial folder `partial` holds (0 without one)."""
+    try:
+        with open(os.path.join(partial, BACKUP_DIR, STATE_FILE)) as f:
+            return int(json.load(f)["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def latest_resumable(out_dir):
+    """Name of the most recently backed-up interrupted run in `out_dir`, or `None`."""
+    if not os.path.isdir(out_dir):
+        return None
+    found = []
+    for entry in os.listdir(out_dir):
+        if entry.startswith(".") and entry.endswith(".partial") and len(entry) > len("..partial"):
+            state = os.path.join(out_dir, entry, BACKUP_DIR, STATE_FILE)
+            if os.path.isfile(state):
+                found.append((os.path.getmtime(state), entry[1 : -len(".partial")]))
+    return max(found)[1] if found else None
+
+
+def read_saved_config(run_path):
+    """The `config.json` an interrupted run saved in its partial folder.
+
+    Raises:
+        ResumeError: If it is missing or unreadable.
+    """
+    path = os.path.join(partial_path(run_path), CONFIG_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ResumeError(f"cannot resume: {path} is missing or damaged ({error.__class__.__name__})") from None
+
+
+def check_same_run(saved, current, flags=SAME_RUN_FLAGS):
+    """Raises `ResumeError` naming the first flag whose value changed.
+
+    Args:
+        saved: The interrupted run's saved config (flag name > value).
+        current: This run's flags (flag name > value).
+        flags: The flag names that must agree (those absent from `saved`
+            are skipped).
+    """
+    for flag in flags:
+        if flag not in saved:
+            continue
+        before, now = saved[flag], current.get(flag)
+        if json.loads(json.dumps(now)) != before:
+            option = "--" + flag.replace("_", "-")
+            raise ResumeError(
+                f"{option} was {before!r} in the interrupted run, {now!r} now: resume with the same flags "
+                "or start a new run with another --run-name (or --no-resume)"
+            )
+
+
+def write_history_csv(path, history):
+    """Writes a per-epoch history as Keras's `CSVLogger` does: `epoch`, then the sorted names.
+
+    A resumed run rewrites `history.csv` from its backup this way (dropping
+    any row of an epoch that was logged but not backed up), then appends to it.
+
+    Args:
+        path: The CSV file to (over)write.
+        history: Name > list of per-epoch values, all of one length.
+    """
+    keys = sorted(history)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *keys])
+        for epoch in range(len(history[keys[0]]) if keys else 0):
+            writer.writerow([epoch, *(history[key][epoch] for key in keys)])
