@@ -13,7 +13,7 @@ import pytest
 from tests.test_train_script import TRAIN, run_tiny
 
 # 7 steps per epoch on the fixture's 120 images; LRs found by a short range test.
-RESUMABLE = "--batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 4 --no-tta".split()
+RESUMABLE = "--batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 4 --no-tta --no-report".split()
 
 
 def start_tiny(image_folder, out_dir, run_name, *args):
@@ -70,13 +70,15 @@ def test_killed_run_resumes_to_the_uninterrupted_result(image_folder, tmp_path):
     assert len(history_again["loss"]) == 6 and history_again == history_whole
     csv_whole, csv_again = ((r / "history.csv").read_text() for r in (whole, again))
     assert len(csv_again.splitlines()) == 7 and csv_again == csv_whole
+    steps_whole, steps_again = (json.loads((r / "train_steps.json").read_text()) for r in (whole, again))
+    assert len(steps_again["loss"]) == 6 * 7 and steps_again == steps_whole
     for a, b in zip(load_weights(again / "model.keras"), load_weights(whole / "model.keras"), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def test_divergence_names_the_lr_and_keeps_the_last_good_epoch(image_folder, tmp_path):
     # LR climbs to 171 in epoch 1 (finite but absurd loss) and diverges in epoch 2.
-    args = "--batch-size 16 --epochs 6 --peak-epoch 5 --lr-min 0.01 --lr-max 1000 --no-tta".split()
+    args = "--batch-size 16 --epochs 6 --peak-epoch 5 --lr-min 0.01 --lr-max 1000 --no-tta --no-report".split()
     result = run_tiny(image_folder, tmp_path, "nan", *args)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
