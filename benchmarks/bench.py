@@ -94,6 +94,38 @@ def torch_train_step(bf16, batch_size, warmup, repeats):
     return batch_size / median_seconds(step, warmup, repeats)
 
 
+def training_flops_per_image(model):
+    """FLOPs of one training step per image: 3x the forward pass of the convolutions and the FC layer.
+
+    (Backward costs about twice the forward: gradients of inputs and of weights.)
+    """
+    forward = 0
+    for layer in model.layers:
+        if layer.__class__.__name__ in ("Conv2D", "Dense"):
+            kernel = layer.kernel.shape
+            positions = 1
+            for size in layer.output.shape[1:-1]:
+                positions *= size
+            forward += 2 * positions * int(np.prod(kernel))
+    return 3 * forward
+
+
+def bf16_matmul_tflops(size=4096, repeats=5):
+    """Measured bfloat16 matrix-multiply throughput of this machine, in TFLOP/s (best of `repeats`)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size), dtype=tf.bfloat16)
+    b = tf.random.normal((size, size), dtype=tf.bfloat16)
+    matmul = tf.function(lambda: tf.linalg.matmul(a, b))
+    matmul().numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul().numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e12
+
+
 def pipeline_throughput(batch_size, batches, num_images=50_000, resumable=True):
     """img/s of a training input pipeline alone (shuffle, gather, augment, normalise).
 
@@ -265,6 +297,15 @@ def main(argv=None):
     for name, value in inference.items():
         record(f"inference {name.replace('_', ' ')}", value)
 
+    from keras_s11.model import build_model
+
+    flops = training_flops_per_image(build_model())
+    peak = bf16_matmul_tflops()
+    ceiling = peak * 1e12 / flops
+    print(f"{'bf16 matmul peak':40s} {peak:10.2f} TFLOP/s")
+    print(f"{'training step, per image':40s} {flops / 1e9:10.2f} GFLOP")
+    record("ceiling: bf16 matmul peak / step FLOPs", ceiling)
+
     figures = dict(rows)
     ratios = {}
 
@@ -279,6 +320,7 @@ def main(argv=None):
     ratio("keras bf16 / keras float32 (training step)", bf16, "train keras float32")
     ratio("fused BN / keras BN, bf16 (training step)", bf16, f"{bf16} keras-bn")
     ratio("XLA / no XLA, bf16 (training step)", f"{bf16} xla", bf16)
+    ratio("keras bf16 training step / ceiling", bf16, "ceiling: bf16 matmul peak / step FLOPs")
     ratio("input pipeline / keras bf16 training step", "input pipeline", bf16)
     ratio("train.py pipeline / make_train_dataset", "input pipeline", "input pipeline make_train_dataset")
     ratio("onnxruntime / keras predict (float32)", "inference onnxruntime float32", "inference keras predict float32")
@@ -292,6 +334,8 @@ def main(argv=None):
             "repeats": repeats,
             "img_per_s": figures,
             "callback_overhead_ms_per_step": overhead,
+            "bf16_matmul_tflops": peak,
+            "training_gflop_per_image": flops / 1e9,
             "ratios": ratios,
         }
         tmp_path = f"{args.json}.tmp"

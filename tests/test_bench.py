@@ -32,3 +32,12 @@ def test_torch_reference_matches_the_keras_parameter_count():
     keras_count = sum(int(math.prod(w.shape)) for w in build_model().trainable_weights)
     assert torch_count == keras_count == 6_573_130
     assert bench.torch_train_step(bf16=True, batch_size=4, warmup=1, repeats=1) > 0
+
+
+def test_training_flops_count_the_convolutions_and_the_fc_layer():
+    from keras_s11.model import build_model
+
+    # width 1: convs 3>1 (32x32), 1>2 (32x32), 2>2 twice (16x16), 2>4 (16x16), 4>8 (8x8), 8>8 twice (4x4); FC 8>10.
+    macs = 32 * 32 * 9 * (3 * 1 + 1 * 2) + 16 * 16 * 9 * (2 * 2 * 2 + 2 * 4) + 8 * 8 * 9 * 4 * 8
+    macs += 4 * 4 * 9 * 8 * 8 * 2 + 8 * 10
+    assert bench.training_flops_per_image(build_model(width=1)) == 3 * 2 * macs
