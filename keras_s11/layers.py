@@ -8,12 +8,13 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` through TensorFlow's fused kernel.
 
     Keras 3 normalises in float32 with separate moment, normalisation and
-    cast ops; on CPU under `mixed_bfloat16` that costs about 14 % of the
-    training step of this network. On the TensorFlow backend, for channels-last
-    4-D float16/bfloat16/float32 inputs without a mask and not synchronised
-    across replicas, this layer calls `tf.nn.fused_batch_norm`, which reads
-    bfloat16/float16 activations directly. Everywhere else (float64, other
-    backends and layouts) it is exactly the Keras layer. Variables, arguments and saved files are the
+    cast ops; on CPU under `mixed_bfloat16` the fused kernel makes the
+    training step of this network 1.25x faster (`docs/BENCHMARKS.md`). On
+    the TensorFlow backend, for channels-last 4-D float16/bfloat16/float32
+    inputs without a mask and not synchronised across replicas, this layer
+    calls `tf.nn.fused_batch_norm`, which reads bfloat16/float16 activations
+    directly. Everywhere else (float64, other backends and layouts) it is
+    exactly the Keras layer. Variables, arguments and saved files are the
     Keras layer's.
 
     One numerical difference: in training the fused kernel updates
