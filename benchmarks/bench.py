@@ -12,17 +12,19 @@ needs `onnxruntime` and `tf2onnx`; missing packages skip their rows.
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from keras_s11.run_folder import write_json  # noqa: E402
 
 
 def median_seconds(step, warmup, repeats):
@@ -286,8 +288,6 @@ def main(argv=None):
     overhead = callback_overhead_ms(50 if args.quick else 200)
     print(f"{'callbacks OneCycle+StepHistory':40s} {overhead:10.2f} ms/step", flush=True)
 
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         try:
             inference = keras_and_onnx_inference(2048 if args.quick else 5000, batch, 2 if args.quick else 3, tmp)
@@ -338,10 +338,7 @@ def main(argv=None):
             "training_gflop_per_image": flops / 1e9,
             "ratios": ratios,
         }
-        tmp_path = f"{args.json}.tmp"
-        with open(tmp_path, "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp_path, args.json)
+        write_json(args.json, result)
         print(f"\nWrote {args.json}")
 
 

@@ -10,6 +10,13 @@ def fail(message, code=2):
     raise SystemExit(code)
 
 
+def first_line(error, limit=None):
+    """The first line of an exception's message (its type name when empty), for one-line errors."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line[:limit] if limit else line
+
+
 def positive_int(text):
     """argparse type: an integer > 0."""
     try:

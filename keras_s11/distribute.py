@@ -14,6 +14,8 @@ import glob
 import json
 import os
 
+from keras_s11 import cli
+
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
 
 
@@ -77,7 +79,7 @@ def _tpu_strategy(address):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     except Exception as error:  # the resolver raises many types: bad name, no network, no TPU system
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        first_line = cli.first_line(error, limit=200)
         raise StrategyError(f"no TPU found at {address!r} (set TPU_NAME, or run on a TPU VM): {first_line}") from None
 
 

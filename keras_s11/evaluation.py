@@ -5,23 +5,35 @@ import numpy as np
 from keras_s11.data.pipeline import make_predict_dataset
 
 
-def predict_probabilities(model, images, batch_size=512, flip_tta=False):
-    """Class probabilities for uint8 images, optionally flip-averaged.
+def predict_probabilities(model, images, batch_size=512):
+    """Class probabilities for uint8 images.
 
     Args:
         model: A model mapping normalised images to probabilities.
         images: uint8 array `(N, H, W, 3)`.
         batch_size: Batch size.
-        flip_tta: Average with the predictions on left-right flipped images.
 
     Returns:
         float32 array `(N, num_classes)`.
     """
-    probabilities = model.predict(make_predict_dataset(images, batch_size), verbose=0)
-    if flip_tta:
-        flipped = make_predict_dataset(np.asarray(images)[:, :, ::-1], batch_size)
-        probabilities = (probabilities + model.predict(flipped, verbose=0)) / 2
-    return probabilities.astype(np.float32)
+    return model.predict(make_predict_dataset(images, batch_size), verbose=0).astype(np.float32)
+
+
+def flip_averaged(model, images, probabilities, batch_size=512):
+    """Flip test-time augmentation: the mean of the given predictions and those on mirrored images.
+
+    Args:
+        model: The model that gave `probabilities`.
+        images: uint8 array `(N, H, W, 3)`.
+        probabilities: `predict_probabilities(model, images)`, computed once
+            by the caller (and reusable for other metrics).
+        batch_size: Batch size.
+
+    Returns:
+        float32 array `(N, num_classes)`.
+    """
+    flipped = predict_probabilities(model, np.asarray(images)[:, :, ::-1], batch_size)
+    return (probabilities + flipped) / 2
 
 
 def accuracy(probabilities, labels):

@@ -10,6 +10,7 @@ import keras_s11.layers  # noqa: F401
 import keras_s11.losses  # noqa: F401
 import keras_s11.optimizers  # noqa: F401
 import keras_s11.schedules  # noqa: F401
+from keras_s11 import cli
 
 
 class ModelFileError(ValueError):
@@ -42,7 +43,7 @@ def load_model(path, compile=True):
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a damaged archive
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first_line = cli.first_line(error)
         raise ModelFileError(f"{path} could not be loaded as a Keras model: {first_line}") from error
     if not isinstance(model, keras.Model):
         raise ModelFileError(f"{path} holds a {type(model).__name__}, not a keras.Model")

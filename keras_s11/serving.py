@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from keras_s11 import cli
+
 LAYOUTS = ("NHWC", "NCHW")
 PREPROCESSING = ("client", "in_graph")
 IMAGE_SIZE = 32
@@ -219,7 +221,7 @@ class OnnxClassifier:
         try:
             self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            first_line = cli.first_line(error)
             raise ServingModelError(f"{path} is not an ONNX model onnxruntime can load: {first_line}") from None
         metadata = self.session.get_modelmeta().custom_metadata_map
         try:

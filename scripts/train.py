@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, first_line, positive_float, positive_int  # noqa: E402
 from keras_s11.distribute import STRATEGIES  # noqa: E402
 
 
@@ -233,9 +233,6 @@ def find_lrs(args, model, train_ds, run):
         figure.savefig(run.file("lr_range_test.png"), dpi=110)
         lr_min = result.lr_min if lr_min is None else lr_min
         lr_max = result.lr_max if lr_max is None else lr_max
-        if lr_min >= lr_max:
-            fail(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min and --lr-max", code=1)
-    print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
     return lr_min, lr_max
 
 
@@ -244,15 +241,17 @@ def restore_or_find_lrs(args, model, train_ds, run, resume):
     from callbacks import restore_backup
     from keras_s11.resume import BACKUP_DIR, read_saved_config
 
-    if not resume:
-        return None, find_lrs(args, model, train_ds, run)
-    state = restore_backup(model, run.file(BACKUP_DIR))
-    saved = read_saved_config(run.path)
-    lr_min = args.lr_min if args.lr_min is not None else saved["lr_min_used"]
-    lr_max = args.lr_max if args.lr_max is not None else saved["lr_max_used"]
+    if resume:
+        state = restore_backup(model, run.file(BACKUP_DIR))
+        saved = read_saved_config(run.path)
+        lr_min = args.lr_min if args.lr_min is not None else saved["lr_min_used"]
+        lr_max = args.lr_max if args.lr_max is not None else saved["lr_max_used"]
+        print(f"Resuming {run.path} after epoch {state['epoch']}")
+    else:
+        state, (lr_min, lr_max) = None, find_lrs(args, model, train_ds, run)
     if lr_min >= lr_max:
         fail(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; pass --lr-min and --lr-max", code=1)
-    print(f"Resuming {run.path} after epoch {state['epoch']}; LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
+    print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
     return state, (lr_min, lr_max)
 
 
@@ -310,7 +309,7 @@ def main(argv=None):
     from callbacks import TrainingDivergedError
     from keras_s11.data import make_eval_dataset, make_resumable_train_dataset
     from keras_s11.distribute import adapt_for_multi_worker, shard_by_data, values_across_workers
-    from keras_s11.evaluation import accuracy, predict_probabilities
+    from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
     from keras_s11.precision import resolve_jit_compile, set_precision_policy
     from keras_s11.resume import BACKUP_DIR, backed_up_epochs, read_saved_config
     from keras_s11.run_folder import RunFolder, RunFolderBusyError, partial_path, write_json
@@ -390,31 +389,38 @@ def main(argv=None):
             "lr_min": lr_min,
             "lr_max": lr_max,
         }
+        # Predicted once, for flip TTA and for the report.
+        probabilities = predict_probabilities(model, x_test, args.batch_size) if args.tta or args.report else None
         if args.tta:
-            probabilities = predict_probabilities(model, x_test, args.batch_size, flip_tta=True)
-            metrics["test_accuracy_flip_tta"] = accuracy(probabilities, y_test)
+            averaged = flip_averaged(model, x_test, probabilities, args.batch_size)
+            metrics["test_accuracy_flip_tta"] = accuracy(averaged, y_test)
         write_json(run.file("metrics.json"), metrics)
         model.save(run.file("model.keras"))
     tta = f" ({100 * metrics['test_accuracy_flip_tta']:.2f} % with flip TTA)" if args.tta else ""
     print(f"Test loss {test_loss:.4f}, test accuracy {100 * test_accuracy:.2f} %{tta}")
     print(f"Training took {train_seconds / 60:.1f} min; run folder: {run.path}")
     if args.report:
-        report_run(args, run.path, model, x_test, y_test)
+        report_run(args, run.path, model, x_test, y_test, probabilities)
 
 
-def report_run(args, run_path, model, x_test, y_test):
+def report_run(args, run_path, model, x_test, y_test, probabilities):
     """The run's report/ (figures, metrics.json, report.md); the run folder is complete already."""
     from keras_s11.report import classwise_table, write_run_report
 
     command = "python scripts/train.py " + " ".join(sys.argv[1:])
     try:
         metrics = write_run_report(
-            run_path, model, x_test, y_test, gradcam_images=args.report_gradcam_images, details={"command": command}
+            run_path,
+            model,
+            x_test,
+            y_test,
+            gradcam_images=args.report_gradcam_images,
+            details={"command": command},
+            probabilities=probabilities,
         )
     except Exception as error:  # the trained model is saved: say so instead of a stack trace
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        model_path = os.path.join(run_path, "model.keras")
-        fail(f"report not written ({first_line}); the run is saved: try scripts/evaluate.py --model {model_path}", 1)
+        hint = f"the run is saved: try scripts/evaluate.py --model {os.path.join(run_path, 'model.keras')}"
+        fail(f"report not written ({first_line(error)}); {hint}", 1)
     print(classwise_table(metrics))
     print(f"Report: {os.path.join(run_path, 'report', 'report.md')}")
 

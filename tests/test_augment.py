@@ -198,3 +198,24 @@ def test_layers_take_explicit_draws():
     cut = np.asarray(Cutout(8, fill_value=-1.0, seed=0)(images, centres=np.array([[0, 0], [16, 20]], np.int32)))
     assert (cut[0] == -1).all(axis=-1).sum() == 16 and (cut[0, :4, :4] == -1).all()
     assert (cut[1] == -1).all(axis=-1).sum() == 64 and (cut[1, 12:20, 16:24] == -1).all()
+
+
+def test_position_draws_cover_every_crop_flip_and_cutout():
+    # The stateless (seed, epoch, step) draws of the resumable pipeline must
+    # spread like the layers' own: all 9 x 9 crop offsets, about half the
+    # images flipped, cutouts whole (64 pixels) and clipped at the border.
+    from keras_s11.data.pipeline import make_augmenter
+
+    images = coordinate_images(512)
+    crops = np.asarray(make_augmenter(cutout=0, flip=False, seed=0)(images, position=(0, 0)))
+    # Pixel (4, 4) of a crop at offset (dy, dx) is padded pixel (dy + 4, dx + 4): original pixel (dy, dx).
+    dy, dx = crops[:, 4, 4, 0], crops[:, 4, 4, 1]
+    assert set(dy) == set(dx) == set(range(9))
+    flipped = np.asarray(make_augmenter(padding=0, cutout=0, seed=0)(images, position=(0, 0)))
+    share = np.mean(flipped[:, 0, 0, 1] == 31)
+    assert 0.4 < share < 0.6
+    cut = np.asarray(make_augmenter(padding=0, flip=False, seed=0)(images, position=(0, 0)))
+    areas = np.sum(np.all(cut == np.asarray(CIFAR10_MEAN, np.float32), axis=-1), axis=(1, 2))
+    assert areas.max() == 64 and areas.min() < 64 and areas.min() > 0
+    again = np.asarray(make_augmenter(padding=0, flip=False, seed=0)(images, position=(0, 1)))
+    assert not np.array_equal(cut, again)  # another step, other squares

@@ -113,5 +113,6 @@ def test_two_workers_on_localhost_train_the_same_model(image_folder, tmp_path):
         assert json.loads((chief / name).read_text()) == json.loads((worker / name).read_text()), name
     from keras_s11.saving import load_model
 
-    for a, b in zip(load_model(chief / "model.keras").get_weights(), load_model(worker / "model.keras").get_weights()):
+    chief_weights, worker_weights = (load_model(p / "model.keras").get_weights() for p in (chief, worker))
+    for a, b in zip(chief_weights, worker_weights, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -6,6 +6,7 @@ from keras_s11.evaluation import (
     accuracy,
     classwise_accuracy,
     confusion_matrix,
+    flip_averaged,
     format_classwise_accuracy,
     predict_probabilities,
     spread_sample,
@@ -26,7 +27,7 @@ def test_flip_tta_averages_the_two_views():
     images = make_images(5)
     plain = predict_probabilities(model, images, batch_size=2)
     flipped = predict_probabilities(model, images[:, :, ::-1], batch_size=2)
-    both = predict_probabilities(model, images, batch_size=2, flip_tta=True)
+    both = flip_averaged(model, images, plain, batch_size=2)
     np.testing.assert_allclose(both, (plain + flipped) / 2, rtol=1e-6)
     assert not np.allclose(plain, flipped)
 

@@ -95,3 +95,11 @@ def test_bad_inputs_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="valid layer names"):
         write_report(tmp_path / "report", model, make_images(4), [0, 1, 2, 3], layers=["nope"])
     assert os.listdir(tmp_path) == []
+
+
+def test_write_report_reuses_given_predictions(tmp_path):
+    model = tiny_compiled_model()
+    images, labels = make_images(10), np.arange(10)
+    perfect = np.eye(10, dtype="float32")  # not what the untrained model predicts
+    metrics = write_report(tmp_path / "report", model, images, labels, probabilities=perfect)
+    assert metrics["accuracy"] == 1.0 and metrics["num_misclassified"] == 0

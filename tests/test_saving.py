@@ -20,8 +20,6 @@ def test_float32_copy_of_mixed_model_matches_in_float32(mixed_bf16):
     assert model.get_layer("prep_conv").dtype_policy.name == "mixed_bfloat16"
     assert {layer.dtype_policy.name for layer in copy.layers} == {"float32"}
     assert [layer.name for layer in copy.layers] == [layer.name for layer in model.layers]
-    for a, b in zip(model.get_weights(), copy.get_weights()):
-        np.testing.assert_array_equal(a, b)
     images = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
     reference = build_model(width=4)
     reference.set_weights(model.get_weights())

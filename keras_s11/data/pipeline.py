@@ -70,16 +70,19 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
         crop_seed = flip_seed = cutout_seed = None
     else:  # one independent stream per layer
         crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, 3))
-    steps = []  # (layer, its seed)
+    steps = []
     if padding:
-        steps.append((RandomPadCrop(padding, seed=crop_seed), crop_seed))
+        steps.append(RandomPadCrop(padding, seed=crop_seed))
     if flip:
-        steps.append((RandomHorizontalFlip(seed=flip_seed), flip_seed))
+        steps.append(RandomHorizontalFlip(seed=flip_seed))
     if cutout:
-        steps.append((Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed), cutout_seed))
+        steps.append(Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed))
 
     def augment(images, position=None):
-        for layer, layer_seed in steps:
+        if position is not None:
+            epoch, batch = (tf.cast(p, tf.int64) for p in position)
+            stream = epoch * _STEPS_PER_EPOCH_LIMIT + batch
+        for layer in steps:
             # Crop and flip move uint8 pixels (exact, a quarter of the memory);
             # the cutout writes the fractional mean colour, so it needs floats.
             if isinstance(layer, Cutout):
@@ -87,8 +90,7 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
             if position is None:
                 images = layer(images)
             else:
-                epoch, batch = (tf.cast(p, tf.int64) for p in position)
-                draw_seed = tf.stack([tf.constant(layer_seed, tf.int64), epoch * _STEPS_PER_EPOCH_LIMIT + batch])
+                draw_seed = tf.stack([tf.constant(layer.seed, tf.int64), stream])
                 images = layer(images, **_draws_at(layer, images, draw_seed))
         return tf.cast(images, tf.float32)
 

@@ -14,6 +14,7 @@ from keras_s11.export.state_dict import (
     torch_probabilities,
     torch_state_dict,
 )
+from keras_s11.run_folder import OutputFolderError, check_output_folder
 
 FORMATS = ("onnx", "saved_model", "state_dict")
 ONNX_FILE = "model.onnx"
@@ -27,11 +28,11 @@ def _quiet(message):
 
 
 def _check_out_dir(out_dir, overwrite):
-    if not os.path.exists(out_dir):
-        return
-    if not os.path.isdir(out_dir):
-        raise ExportError(f"output path {out_dir} exists and is not a folder")
-    if not overwrite:
+    try:
+        check_output_folder(out_dir)  # a file, or not writable
+    except OutputFolderError as error:
+        raise ExportError(str(error)) from None
+    if os.path.isdir(out_dir) and not overwrite:
         raise ExportError(f"output folder {out_dir} already exists; pass --overwrite to replace it")
 
 

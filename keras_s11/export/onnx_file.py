@@ -6,6 +6,7 @@ import os
 import onnx
 import tensorflow as tf
 
+from keras_s11 import cli
 from keras_s11.export.signature import ExportError, serving_function
 
 DEFAULT_OPSET = 17
@@ -42,7 +43,7 @@ def export_onnx(model, path, spec, opset=DEFAULT_OPSET):
     try:
         proto, _ = tf2onnx.convert.from_function(function, input_signature=input_signature, opset=opset)
     except Exception as error:  # tf2onnx raises many types
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first_line = cli.first_line(error)
         raise ExportError(f"tf2onnx could not convert the model (opset {opset}): {first_line}") from error
     for value in (*proto.graph.input, *proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIMENSION

@@ -90,14 +90,10 @@ def parity_images(data_dir=None, count=500, seed=0):
             "description": f"{count} random 8x8 colour-block images upscaled to 32x32 (seed {seed})",
             "count": count,
         }
-    from keras_s11.data import load_cifar10, load_image_folder
+    from keras_s11.data.sources import load_cifar10_test
 
     data_dir = os.fspath(data_dir)
-    test_folder = os.path.join(data_dir, "test")
-    if os.path.isdir(test_folder):  # class folders: skip decoding the training split
-        images, _ = load_image_folder(test_folder)
-    else:
-        _, (images, _) = load_cifar10(data_dir)
+    images, _ = load_cifar10_test(data_dir)  # decodes only the test split where it can
     chosen = np.sort(np.random.default_rng(seed).permutation(len(images))[:count])
     return images[chosen], {
         "source": data_dir,

@@ -65,8 +65,7 @@ def serving_function(model, spec):
         named `image`, and its one-element list of `tf.TensorSpec`.
     """
     check_exportable(model, spec)
-    dtype = tf.uint8 if spec.preprocessing == "in_graph" else tf.float32
-    input_signature = [tf.TensorSpec(spec.shape, dtype, name=INPUT_NAME)]
+    input_signature = [tf.TensorSpec(spec.shape, tf.as_dtype(spec.dtype), name=INPUT_NAME)]
 
     def serve(image):
         x = image

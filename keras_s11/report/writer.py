@@ -168,6 +168,7 @@ def write_report(
     gradcam_images=8,
     batch_size=512,
     details=None,
+    probabilities=None,
 ):
     """Evaluates `model` once and writes its report folder at `path`.
 
@@ -187,6 +188,8 @@ def write_report(
         gradcam_images: At most this many misclassified images for Grad-CAM.
         batch_size: Prediction batch size.
         details: Facts listed at the top of report.md (model, data, command...).
+        probabilities: The model's predictions on `images`, when the caller
+            has them already (`None`: predicted here).
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -200,7 +203,8 @@ def write_report(
     layers = list(layers)
     check_report_inputs(model, labels, class_names, layers)
     with RunFolder(path) as folder:
-        probabilities = predict_probabilities(model, images, batch_size)
+        if probabilities is None:
+            probabilities = predict_probabilities(model, images, batch_size)
         metrics = summarize(probabilities, labels, class_names, model_loss(model, probabilities, labels))
         figures = _evaluation_figures(
             model, images, labels, probabilities, metrics, class_names, layers, misclassified_images, gradcam_images
