@@ -1,13 +1,12 @@
 """Per-epoch backups of the training state, so that a killed run can resume."""
 
-import json
 import math
 import os
 import time
 
 import keras
 
-from keras_s11.resume import STATE_FILE
+from keras_s11.resume import STATE_FILE, read_backup_state
 from keras_s11.run_folder import write_json
 
 
@@ -73,15 +72,6 @@ class TrainingBackup(keras.callbacks.Callback):
         for entry in os.listdir(self.backup_dir):
             if entry.endswith(".keras") and entry != name:
                 os.remove(os.path.join(self.backup_dir, entry))
-
-
-def read_backup_state(backup_dir):
-    """The `state.json` of a backup, or `None` when there is none."""
-    path = os.path.join(backup_dir, STATE_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
 
 
 def restore_backup(model, backup_dir):

@@ -83,6 +83,15 @@ def _tpu_strategy(address):
         raise StrategyError(f"no TPU found at {address!r} (set TPU_NAME, or run on a TPU VM): {first_line}") from None
 
 
+def require_cluster(environ=None):
+    """Raises `StrategyError` unless `TF_CONFIG` names a cluster (needed by multi-worker training)."""
+    if tf_config_cluster(environ) is None:
+        raise StrategyError(
+            "--strategy multi-worker needs TF_CONFIG naming the cluster and this task "
+            '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}})'
+        )
+
+
 def make_strategy(name="auto", devices=None):
     """Builds a `tf.distribute` strategy by name.
 
@@ -131,11 +140,7 @@ def make_strategy(name="auto", devices=None):
     if name == "tpu":
         return _tpu_strategy(tpu_address() or "local")
     if name == "multi-worker":
-        if tf_config_cluster() is None:
-            raise StrategyError(
-                "--strategy multi-worker needs TF_CONFIG naming the cluster and this task "
-                '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}})'
-            )
+        require_cluster()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices=devices)

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_s11.saving import float32_copy
+from keras_s11.saving import as_float32
 
 DEFAULT_GRADCAM_LAYERS = ("layer1", "layer2", "layer3")
 
@@ -46,10 +46,6 @@ def check_layer_names(model, layer_names):
         )
 
 
-def _is_float32(model):
-    return all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers)
-
-
 def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_LAYERS, batch_size=32):
     """Grad-CAM of `images` for the given classes, at each of `layer_names`.
 
@@ -89,8 +85,7 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
             "Arguments must be images `(N, H, W, 3)` and `class_indices` `(N,)`. "
             f"Received shapes: {images.shape} and {class_indices.shape}"
         )
-    if not _is_float32(model):
-        model = float32_copy(model)
+    model = as_float32(model)
     gradcam = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
     heatmaps = {name: np.zeros(images.shape[:3], dtype=np.float32) for name in layer_names}
     for start in range(0, len(images), batch_size):

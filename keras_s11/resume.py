@@ -45,13 +45,26 @@ def has_backup(partial):
     return os.path.isfile(os.path.join(partial, BACKUP_DIR, STATE_FILE))
 
 
+def read_backup_state(backup_dir):
+    """The `state.json` of a backup, or `None` when there is none.
+
+    Raises:
+        ResumeError: If it exists but cannot be read.
+    """
+    path = os.path.join(backup_dir, STATE_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise ResumeError(f"the backup state {path} cannot be read ({error}); start again with --no-resume") from None
+
+
 def backed_up_epochs(partial):
     """Number of epochs the backup in the partial folder `partial` holds (0 without one)."""
-    try:
-        with open(os.path.join(partial, BACKUP_DIR, STATE_FILE)) as f:
-            return int(json.load(f)["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
+    state = read_backup_state(os.path.join(partial, BACKUP_DIR))
+    return int(state["epoch"]) if state else 0
 
 
 def latest_resumable(out_dir):
@@ -61,8 +74,8 @@ def latest_resumable(out_dir):
     found = []
     for entry in os.listdir(out_dir):
         if entry.startswith(".") and entry.endswith(".partial") and len(entry) > len("..partial"):
-            state = os.path.join(out_dir, entry, BACKUP_DIR, STATE_FILE)
-            if os.path.isfile(state):
+            if has_backup(os.path.join(out_dir, entry)):
+                state = os.path.join(out_dir, entry, BACKUP_DIR, STATE_FILE)
                 found.append((os.path.getmtime(state), entry[1 : -len(".partial")]))
     return max(found)[1] if found else None
 

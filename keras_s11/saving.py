@@ -69,6 +69,13 @@ def float32_copy(model):
     return copy
 
 
+def as_float32(model):
+    """`model` itself when every layer computes in float32, else its `float32_copy`."""
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers):
+        return model
+    return float32_copy(model)
+
+
 def _float32_config(config):
     """Replaces every dtype policy in a nested layer config with float32."""
     if isinstance(config, dict):

@@ -122,16 +122,16 @@ def parse_args(argv=None):
 
 
 def prepare_run(args):
-    """The run folder path and whether to resume there; checks both before any work starts."""
-    from keras_s11.distribute import StrategyError, task_run_name, tf_config_cluster
-    from keras_s11.resume import ResumeError, check_same_run, has_backup, read_saved_config
+    """The run folder path, whether to resume there and after which epoch; checked before any work starts."""
+    from keras_s11.distribute import StrategyError, require_cluster, task_run_name
+    from keras_s11.resume import ResumeError, backed_up_epochs, check_same_run, has_backup, read_saved_config
     from keras_s11.run_folder import OutputFolderError, check_output_folder, partial_path
 
     try:
         check_output_folder(args.out_dir)
         run_path = os.path.join(args.out_dir, task_run_name(args.run_name, args.strategy))
-        if args.strategy == "multi-worker" and tf_config_cluster() is None:
-            raise StrategyError("--strategy multi-worker needs TF_CONFIG naming the cluster and this task")
+        if args.strategy == "multi-worker":
+            require_cluster()
     except (OutputFolderError, StrategyError) as error:
         fail(str(error))
     if os.path.exists(run_path):
@@ -144,12 +144,14 @@ def prepare_run(args):
     resume = resumable and args.resume is not False
     if resumable and not resume:
         print(f"--no-resume: discarding the interrupted run in {partial_path(run_path)}")
+    initial_epoch = 0
     if resume:
         try:
             check_same_run(read_saved_config(run_path), vars(args))
+            initial_epoch = backed_up_epochs(partial_path(run_path))
         except ResumeError as error:
             fail(str(error))
-    return run_path, resume
+    return run_path, resume, initial_epoch
 
 
 def make_strategy_or_fail(name):
@@ -300,7 +302,7 @@ def training_callbacks(args, run, state, lr_min, lr_max):
 def main(argv=None):
     started = datetime.datetime.now().isoformat(timespec="seconds")
     args = parse_args(argv)
-    run_path, resume = prepare_run(args)
+    run_path, resume, initial_epoch = prepare_run(args)
     (x_train, y_train), (x_test, y_test) = load_data(args)
     strategy = make_strategy_or_fail(args.strategy)  # before any other TensorFlow op
 
@@ -311,8 +313,8 @@ def main(argv=None):
     from keras_s11.distribute import adapt_for_multi_worker, shard_by_data, values_across_workers
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
     from keras_s11.precision import resolve_jit_compile, set_precision_policy
-    from keras_s11.resume import BACKUP_DIR, backed_up_epochs, read_saved_config
-    from keras_s11.run_folder import RunFolder, RunFolderBusyError, partial_path, write_json
+    from keras_s11.resume import BACKUP_DIR, read_saved_config
+    from keras_s11.run_folder import RunFolder, RunFolderBusyError, write_json
 
     policy = set_precision_policy(args.precision)
     args.jit_compile_enabled = resolve_jit_compile(args.jit_compile)
@@ -320,7 +322,6 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():
         model = compiled_model(args, sync_batchnorm=strategy.num_replicas_in_sync > 1)
-    initial_epoch = backed_up_epochs(partial_path(run_path)) if resume else 0
     epochs = sorted(set(values_across_workers(strategy, initial_epoch)))
     if len(epochs) > 1:
         fail(f"the workers would resume after different epochs {epochs}; start again with --no-resume", code=1)

@@ -79,3 +79,11 @@ def test_a_resumed_run_must_keep_the_flags_that_define_it(tmp_path):
         os.utime(tmp_path / f".{name}.partial" / "backup" / "state.json", (epoch, epoch))
     (tmp_path / ".nobackup.partial").mkdir()
     assert latest_resumable(tmp_path) == "new" and latest_resumable(tmp_path / "none") is None
+
+
+def test_a_damaged_backup_state_is_named_not_a_stack_trace(tmp_path):
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "state.json").write_text('{"epoch": 3, "hist')  # cut off mid-write
+    with pytest.raises(ResumeError, match="state.json cannot be read.*--no-resume"):
+        backed_up_epochs(tmp_path)
+    assert backed_up_epochs(tmp_path / "elsewhere") == 0

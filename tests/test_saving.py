@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_s11.model import build_model
-from keras_s11.saving import ModelFileError, float32_copy, load_model
+from keras_s11.saving import ModelFileError, as_float32, float32_copy, load_model
 
 
 @pytest.fixture
@@ -64,3 +64,12 @@ def test_load_model_rejects_a_damaged_archive(tmp_path):
         archive.writestr("config.json", "{not json")
     with pytest.raises(ModelFileError, match="could not be loaded"):
         load_model(path)
+
+
+def test_as_float32_copies_only_mixed_models(mixed_bf16):
+    mixed = build_model(width=4)
+    keras.mixed_precision.set_global_policy("float32")
+    plain = build_model(width=4)
+    assert as_float32(plain) is plain
+    copy = as_float32(mixed)
+    assert copy is not mixed and {layer.dtype_policy.name for layer in copy.layers} == {"float32"}

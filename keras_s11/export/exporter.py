@@ -151,11 +151,11 @@ def export_model(
 
     from keras_s11.evaluation import predict_probabilities
     from keras_s11.run_folder import RunFolder, write_json
-    from keras_s11.saving import float32_copy, load_model
+    from keras_s11.saving import as_float32, load_model
 
     model = load_model(model_path, compile=False)
     spec = make_input_spec(nchw=nchw, with_preprocessing=with_preprocessing)
-    float_model = float32_copy(model)
+    float_model = as_float32(model)
     images, source = parity_images(data_dir, parity_count)
     log(f"Parity images: {source['description']} ({source['source']})")
     reference = predict_probabilities(float_model, images)

@@ -23,6 +23,7 @@ from keras_s11.report.markdown import render_report
 from keras_s11.report.run_files import ReportError, read_run_folder
 from keras_s11.report.summary import model_loss, summarize
 from keras_s11.run_folder import RunFolder, write_json
+from keras_s11.saving import as_float32
 
 
 def check_class_count(model, num_classes):
@@ -142,8 +143,9 @@ def _evaluation_figures(model, images, labels, probabilities, metrics, class_nam
             )
         )
     if len(cams):
-        by_prediction = gradcam_heatmaps(model, images[cams], predicted[cams], layers)
-        by_truth = gradcam_heatmaps(model, images[cams], labels[cams], layers)
+        explained = as_float32(model)  # one float32 copy for both
+        by_prediction = gradcam_heatmaps(explained, images[cams], predicted[cams], layers)
+        by_truth = gradcam_heatmaps(explained, images[cams], labels[cams], layers)
         figures.append(
             (
                 "gradcam.png",
