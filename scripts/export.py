@@ -14,8 +14,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
-
-FORMATS = ("onnx", "saved_model", "state_dict")  # keras_s11.export.FORMATS, without importing TensorFlow
+from keras_s11.export.defaults import (  # noqa: E402
+    DEFAULT_OPSET,
+    DEFAULT_PARITY_IMAGES,
+    DEFAULT_TOLERANCE,
+    FORMATS,
+)
 
 
 def parse_args(argv=None):
@@ -30,10 +34,16 @@ def parse_args(argv=None):
         help="inputs are raw uint8 pixels (0..255); the model normalises them itself",
     )
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS), help="default: all")
-    parser.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default: 17)")
+    parser.add_argument(
+        "--opset", type=positive_int, default=DEFAULT_OPSET, help=f"ONNX opset (default: {DEFAULT_OPSET})"
+    )
     parser.add_argument("--data-dir", help="CIFAR-10 source for the parity images (default: synthetic images)")
-    parser.add_argument("--parity-images", type=positive_int, default=500, help="default: 500")
-    parser.add_argument("--tolerance", type=positive_float, default=1e-4, help="largest allowed |p - p_keras|")
+    parser.add_argument(
+        "--parity-images", type=positive_int, default=DEFAULT_PARITY_IMAGES, help=f"default: {DEFAULT_PARITY_IMAGES}"
+    )
+    parser.add_argument(
+        "--tolerance", type=positive_float, default=DEFAULT_TOLERANCE, help="largest allowed |p - p_keras|"
+    )
     return parser.parse_args(argv)
 
 

@@ -4,29 +4,34 @@
 passed: `model.onnx` (tf2onnx; NHWC or NCHW; optionally with the
 normalisation inside), `saved_model/` (TF Serving), `model.safetensors` (the
 assignment's PyTorch state dict) and `parity.json`.
+
+The names below import TensorFlow on first use, so that
+`keras_s11.export.defaults` (and `scripts/export.py --help`) do not.
 """
 
-from keras_s11.export.exporter import FORMATS, export_model
-from keras_s11.export.onnx_file import DEFAULT_OPSET, export_onnx
-from keras_s11.export.parity import DEFAULT_TOLERANCE, ParityError, compare, parity_images
-from keras_s11.export.saved_model import export_saved_model, saved_model_probabilities
-from keras_s11.export.signature import ExportError, make_input_spec, serving_function
-from keras_s11.export.state_dict import save_state_dict, torch_state_dict
+import importlib
 
-__all__ = [
-    "DEFAULT_OPSET",
-    "DEFAULT_TOLERANCE",
-    "FORMATS",
-    "ExportError",
-    "ParityError",
-    "compare",
-    "export_model",
-    "export_onnx",
-    "export_saved_model",
-    "make_input_spec",
-    "parity_images",
-    "save_state_dict",
-    "saved_model_probabilities",
-    "serving_function",
-    "torch_state_dict",
-]
+from keras_s11.export.defaults import DEFAULT_OPSET, DEFAULT_PARITY_IMAGES, DEFAULT_TOLERANCE, FORMATS
+
+_LAZY = {
+    "export_model": "keras_s11.export.exporter",
+    "export_onnx": "keras_s11.export.onnx_file",
+    "ParityError": "keras_s11.export.parity",
+    "compare": "keras_s11.export.parity",
+    "parity_images": "keras_s11.export.parity",
+    "export_saved_model": "keras_s11.export.saved_model",
+    "saved_model_probabilities": "keras_s11.export.saved_model",
+    "ExportError": "keras_s11.export.signature",
+    "make_input_spec": "keras_s11.export.signature",
+    "serving_function": "keras_s11.export.signature",
+    "save_state_dict": "keras_s11.export.state_dict",
+    "torch_state_dict": "keras_s11.export.state_dict",
+}
+
+__all__ = ["DEFAULT_OPSET", "DEFAULT_PARITY_IMAGES", "DEFAULT_TOLERANCE", "FORMATS", *sorted(_LAZY)]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'keras_s11.export' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 import os
 
+from keras_s11.export.defaults import DEFAULT_PARITY_IMAGES, FORMATS
 from keras_s11.export.onnx_file import DEFAULT_OPSET, export_onnx
 from keras_s11.export.parity import DEFAULT_TOLERANCE, check, compare, parity_images
 from keras_s11.export.saved_model import export_saved_model, saved_model_probabilities
@@ -16,7 +17,6 @@ from keras_s11.export.state_dict import (
 )
 from keras_s11.run_folder import OutputFolderError, check_output_folder
 
-FORMATS = ("onnx", "saved_model", "state_dict")
 ONNX_FILE = "model.onnx"
 SAVED_MODEL_DIR = "saved_model"
 STATE_DICT_FILE = "model.safetensors"
@@ -103,7 +103,7 @@ def export_model(
     with_preprocessing=False,
     formats=FORMATS,
     data_dir=None,
-    parity_count=500,
+    parity_count=DEFAULT_PARITY_IMAGES,
     opset=DEFAULT_OPSET,
     tolerance=DEFAULT_TOLERANCE,
     overwrite=False,

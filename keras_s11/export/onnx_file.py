@@ -7,9 +7,9 @@ import onnx
 import tensorflow as tf
 
 from keras_s11 import cli
+from keras_s11.export.defaults import DEFAULT_OPSET
 from keras_s11.export.signature import ExportError, serving_function
 
-DEFAULT_OPSET = 17
 BATCH_DIMENSION = "batch"
 
 

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-DEFAULT_TOLERANCE = 1e-4
+from keras_s11.export.defaults import DEFAULT_TOLERANCE
 
 
 class ParityError(ValueError):
