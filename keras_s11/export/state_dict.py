@@ -11,45 +11,26 @@ import numpy as np
 from keras_s11.export.signature import ExportError
 from keras_s11.run_folder import current_umask
 
-# PyTorch module name > Keras layer name, in the module's parameter order.
-CONVOLUTIONS = {
+# PyTorch module name > Keras layer name, in the module's parameter order;
+# each `*_conv*` layer is a convolution, each `*_bn*` a BatchNorm.
+TORCH_NAMES = {
     "prep.0": "prep_conv",
-    "layer1.conv": "layer1_conv",
-    "layer1.res.conv1": "layer1_res_conv1",
-    "layer1.res.conv2": "layer1_res_conv2",
-    "layer2.0": "layer2_conv",
-    "layer3.conv": "layer3_conv",
-    "layer3.res.conv1": "layer3_res_conv1",
-    "layer3.res.conv2": "layer3_res_conv2",
-}
-BATCH_NORMS = {
     "prep.1": "prep_bn",
+    "layer1.conv": "layer1_conv",
     "layer1.bn": "layer1_bn",
+    "layer1.res.conv1": "layer1_res_conv1",
     "layer1.res.bn1": "layer1_res_bn1",
+    "layer1.res.conv2": "layer1_res_conv2",
     "layer1.res.bn2": "layer1_res_bn2",
+    "layer2.0": "layer2_conv",
     "layer2.2": "layer2_bn",
+    "layer3.conv": "layer3_conv",
     "layer3.bn": "layer3_bn",
+    "layer3.res.conv1": "layer3_res_conv1",
     "layer3.res.bn1": "layer3_res_bn1",
+    "layer3.res.conv2": "layer3_res_conv2",
     "layer3.res.bn2": "layer3_res_bn2",
 }
-_ORDER = (
-    "prep.0",
-    "prep.1",
-    "layer1.conv",
-    "layer1.bn",
-    "layer1.res.conv1",
-    "layer1.res.bn1",
-    "layer1.res.conv2",
-    "layer1.res.bn2",
-    "layer2.0",
-    "layer2.2",
-    "layer3.conv",
-    "layer3.bn",
-    "layer3.res.conv1",
-    "layer3.res.bn1",
-    "layer3.res.conv2",
-    "layer3.res.bn2",
-)
 
 
 def _layer(model, name):
@@ -93,17 +74,17 @@ def torch_state_dict(model):
         ExportError: If a layer of the network is missing.
     """
     state = {}
-    for torch_name in _ORDER:
-        if torch_name in CONVOLUTIONS:
-            kernel = np.asarray(_layer(model, CONVOLUTIONS[torch_name]).kernel.numpy(), np.float32)
+    for torch_name, keras_name in TORCH_NAMES.items():
+        layer = _layer(model, keras_name)
+        if "_conv" in keras_name:
+            kernel = np.asarray(layer.kernel.numpy(), np.float32)
             state[f"{torch_name}.weight"] = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
             continue
-        bn = _layer(model, BATCH_NORMS[torch_name])
         for key, variable in (
-            ("weight", bn.gamma),
-            ("bias", bn.beta),
-            ("running_mean", bn.moving_mean),
-            ("running_var", bn.moving_variance),
+            ("weight", layer.gamma),
+            ("bias", layer.beta),
+            ("running_mean", layer.moving_mean),
+            ("running_var", layer.moving_variance),
         ):
             state[f"{torch_name}.{key}"] = np.asarray(variable.numpy(), np.float32)
         state[f"{torch_name}.num_batches_tracked"] = np.array(0, np.int64)
