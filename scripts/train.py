@@ -31,6 +31,12 @@ def parse_args(argv=None):
     data.add_argument("--data-dir", help="class folders, cifar-10-batches-py or its .tar.gz (default: tfds)")
     data.add_argument("--limit-train", type=positive_int, help="use a random subset of N training images")
     data.add_argument("--limit-test", type=positive_int, help="use a random subset of N test images")
+    data.add_argument(
+        "--holdout",
+        type=positive_int,
+        help="hold out N training images (stratified, seeded) as the per-epoch validation set; "
+        "for choosing settings without looking at the test split",
+    )
     data.add_argument("--batch-size", type=positive_int, default=512)
     data.add_argument("--seed", type=int, default=0)
     cycle = parser.add_argument_group("one-cycle policy")
@@ -168,7 +174,7 @@ def make_strategy_or_fail(name):
 
 def load_data(args):
     """Loads the data before TensorFlow is imported: bad data fails fast and quietly."""
-    from keras_s11.data import DataError, load_cifar10
+    from keras_s11.data import DataError, holdout_split, load_cifar10
 
     try:
         (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
@@ -176,10 +182,16 @@ def load_data(args):
         fail(str(error), code=1)
     x_train, y_train = random_subset(x_train, y_train, args.limit_train, args.seed)
     x_test, y_test = random_subset(x_test, y_test, args.limit_test, args.seed)
+    held = None
+    if args.holdout is not None:
+        if args.holdout >= len(x_train):
+            fail(f"--holdout {args.holdout} must be < the {len(x_train)} training images", code=1)
+        (x_train, y_train), held = holdout_split(x_train, y_train, args.holdout, seed=args.seed)
     if len(x_train) < args.batch_size:
         fail(f"{len(x_train)} training images are fewer than --batch-size {args.batch_size}", code=1)
-    print(f"Data: {len(x_train)} training and {len(x_test)} test images from {args.data_dir or 'tfds'}")
-    return (x_train, y_train), (x_test, y_test)
+    kept = f", {len(held[0])} held out for validation" if held else ""
+    print(f"Data: {len(x_train)} training{kept} and {len(x_test)} test images from {args.data_dir or 'tfds'}")
+    return (x_train, y_train), (x_test, y_test), held
 
 
 def random_subset(images, labels, limit, seed):
@@ -303,7 +315,7 @@ def main(argv=None):
     started = datetime.datetime.now().isoformat(timespec="seconds")
     args = parse_args(argv)
     run_path, resume, initial_epoch = prepare_run(args)
-    (x_train, y_train), (x_test, y_test) = load_data(args)
+    (x_train, y_train), (x_test, y_test), held = load_data(args)
     strategy = make_strategy_or_fail(args.strategy)  # before any other TensorFlow op
 
     import keras
@@ -329,6 +341,7 @@ def main(argv=None):
         make_resumable_train_dataset(x_train, y_train, args.batch_size, seed=args.seed, initial_epoch=initial_epoch)
     )
     test_ds = shard_by_data(make_eval_dataset(x_test, y_test, args.batch_size))
+    validation_ds = shard_by_data(make_eval_dataset(*held, args.batch_size)) if held else test_ds
     adapt_for_multi_worker(model, strategy, train_ds)
     steps_per_epoch = len(x_train) // args.batch_size
 
@@ -362,7 +375,7 @@ def main(argv=None):
                 epochs=args.epochs,
                 initial_epoch=initial_epoch,
                 steps_per_epoch=steps_per_epoch,
-                validation_data=test_ds,
+                validation_data=validation_ds,
                 verbose=args.verbose,
                 shuffle=False,
                 callbacks=callbacks,
@@ -381,15 +394,17 @@ def main(argv=None):
         )
         write_json(run.file("train_steps.json"), {"steps_per_epoch": steps_per_epoch, **step_history()})
 
-        # The last epoch's validation pass already evaluated the final weights.
-        test_loss, test_accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
-        metrics = {
-            "test_loss": float(test_loss),
-            "test_accuracy": float(test_accuracy),
-            "train_seconds": round(train_seconds, 1),
-            "lr_min": lr_min,
-            "lr_max": lr_max,
-        }
+        metrics = {"train_seconds": round(train_seconds, 1), "lr_min": lr_min, "lr_max": lr_max}
+        if held:
+            metrics["holdout_loss"], metrics["holdout_accuracy"] = history["val_loss"][-1], history["val_accuracy"][-1]
+            metrics["holdout_accuracy_flip_tta"] = accuracy(
+                flip_averaged(model, held[0], predict_probabilities(model, held[0], args.batch_size), args.batch_size),
+                held[1],
+            )
+            test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+        else:  # the last epoch's validation pass already evaluated the final weights
+            test_loss, test_accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
+        metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
         # Predicted once, for flip TTA and for the report.
         probabilities = predict_probabilities(model, x_test, args.batch_size) if args.tta or args.report else None
         if args.tta:
@@ -398,6 +413,9 @@ def main(argv=None):
         write_json(run.file("metrics.json"), metrics)
         model.save(run.file("model.keras"))
     tta = f" ({100 * metrics['test_accuracy_flip_tta']:.2f} % with flip TTA)" if args.tta else ""
+    if held:
+        print(f"Holdout accuracy {100 * metrics['holdout_accuracy']:.2f} % "
+              f"({100 * metrics['holdout_accuracy_flip_tta']:.2f} % with flip TTA)")
     print(f"Test loss {test_loss:.4f}, test accuracy {100 * test_accuracy:.2f} %{tta}")
     print(f"Training took {train_seconds / 60:.1f} min; run folder: {run.path}")
     if args.report:

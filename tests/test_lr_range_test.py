@@ -1,11 +1,16 @@
+import json
+import os
+
 import keras
 import numpy as np
 import pytest
 
 from callbacks import LRRangeTest
-from keras_s11.lr_finder import find_lr_range, suggest_lr_range
+from keras_s11.lr_finder import LRRangeWarning, find_lr_range, suggest_lr_range
 from keras_s11.optimizers import VariableMomentumSGD
 from tests.helpers import tiny_dataset, tiny_model
+
+RUNS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "runs")
 
 
 def test_exponential_and_linear_lr_sequences_are_exact():
@@ -107,16 +112,57 @@ def test_bad_arguments_are_named(kwargs, arg):
         LRRangeTest(**kwargs)
 
 
-def test_suggestion_rule_on_a_constructed_curve():
-    lrs = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56]
-    # Falls to its minimum at 0.16, rises 10 % at 0.32, and "recovers" lower later.
-    losses = [2.0, 1.9, 1.7, 1.5, 1.4, 1.54, 2.5, 1.2, 1.0]
-    assert suggest_lr_range(lrs, losses) == pytest.approx((0.016, 0.16))
-    assert suggest_lr_range(lrs, losses, ratio=4)[0] == pytest.approx(0.04)
+LRS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56]
+
+
+def test_rule_reads_the_onset_and_the_end_of_the_fall():
+    # Falls from 2.0 to its minimum 1.4 at 0.16, rises 10 % at 0.32, and "recovers" lower later.
+    # A tenth of the fall (0.06) is first covered at 0.04 (1.7 <= 1.94).
+    losses = [2.0, 1.96, 1.7, 1.5, 1.4, 1.54, 2.5, 1.2, 1.0]
+    assert suggest_lr_range(LRS, losses) == (0.04, 0.16)
+    # A larger fraction of the fall moves LRMIN up: 60 % of it (0.36) is first covered at 0.08.
+    assert suggest_lr_range(LRS, losses, fall=0.6) == (0.08, 0.16)
     # A rise below 5 % does not end the search.
-    assert suggest_lr_range([0.1, 0.2, 0.3, 0.4], [2.0, 1.0, 1.04, 0.9])[1] == pytest.approx(0.4)
+    assert suggest_lr_range([0.1, 0.2, 0.3, 0.4], [2.0, 1.0, 1.04, 0.9]) == (0.2, 0.4)
+
+
+def test_rule_on_a_curve_flat_at_the_start():
+    # Flat (noise below a tenth of the fall) up to 0.08, then falls to 1.0 at 0.64.
+    losses = [2.0, 2.01, 1.99, 2.0, 1.7, 1.3, 1.0, 1.2, 3.0]
+    assert suggest_lr_range(LRS, losses) == (0.16, 0.64)
+
+
+def test_rule_on_a_curve_that_diverges_early():
+    # The minimum is at 0.04; the loss then explodes to inf and NaN.
+    losses = [2.0, 1.8, 1.5, 1.8, float("inf"), float("nan"), 0.5, 0.4, 0.3]
+    assert suggest_lr_range(LRS, losses) == (0.02, 0.04)
+
+
+def test_rule_warns_when_the_minimum_is_the_first_lr():
+    losses = [1.0, 1.2, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    with pytest.warns(LRRangeWarning, match="lowest at the first LR"):
+        assert suggest_lr_range(LRS, losses) == (0.01, 0.01)
+
+
+def test_rule_picks_on_the_recorded_cifar10_curves_agree():
+    """The saved 24-epoch runs' curves (two seeds, two BatchNorm kernels): picks within 15 %."""
+    picks = []
+    for name in ("full-24ep", "full-24ep-fusedbn", "range-test-seed1"):
+        with open(os.path.join(RUNS, name, "lr_range_test.json")) as file:
+            curve = json.load(file)
+        picks.append(suggest_lr_range(curve["lrs"], curve["smoothed_losses"]))
+    lr_mins, lr_maxs = np.array(picks).T
+    assert lr_mins.max() / lr_mins.min() < 1.15 and lr_maxs.max() / lr_maxs.min() < 1.15
+    assert 1e-3 < lr_mins.min() and lr_maxs.max() < 0.5
+
+
+def test_rule_refuses_curves_it_cannot_read():
     with pytest.raises(ValueError, match="finite"):
         suggest_lr_range([0.1, 0.2], [float("nan")] * 2)
+    with pytest.raises(ValueError, match="equal length"):
+        suggest_lr_range([0.1, 0.2], [1.0])
+    with pytest.raises(ValueError, match="fall=1.5"):
+        suggest_lr_range([0.1, 0.2], [2.0, 1.0], fall=1.5)
 
 
 def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):

@@ -6,6 +6,7 @@ import TensorFlow and Keras on first use.
 
 import importlib
 
+from keras_s11.data.holdout import holdout_split
 from keras_s11.data.safe_pickle import UnsafePickleError, safe_loads
 from keras_s11.data.sources import (
     DataError,
@@ -38,6 +39,7 @@ __all__ = [
     "RandomHorizontalFlip",
     "RandomPadCrop",
     "UnsafePickleError",
+    "holdout_split",
     "load_cifar10",
     "load_cifar10_archive",
     "load_cifar10_batches",
