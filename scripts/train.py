@@ -63,6 +63,7 @@ def parse_args(argv=None):
     finder.add_argument("--range-test-only", action="store_true", help="run the LR range test, save its curve, stop")
     model = parser.add_argument_group("model and run")
     model.add_argument("--width", type=positive_int, default=64)
+    model.add_argument("--init", choices=("glorot", "torch"), default="glorot", help="weight initialisation")
     model.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default="auto")
     model.add_argument(
         "--jit-compile", choices=("auto", "on", "off"), default="auto", help="XLA (auto: on for GPU/TPU, off on CPU)"
@@ -210,7 +211,9 @@ def compiled_model(args, sync_batchnorm=False):
     from keras_s11.model import build_model
     from keras_s11.optimizers import VariableMomentumSGD
 
-    model = build_model(width=args.width, weight_decay=args.weight_decay, sync_batchnorm=sync_batchnorm)
+    model = build_model(
+        width=args.width, weight_decay=args.weight_decay, init=args.init, sync_batchnorm=sync_batchnorm
+    )
     initial_lr = args.lr_min or 0.01  # the callbacks set the LR at every step
     if args.momentum_cycle:
         optimizer = VariableMomentumSGD(initial_lr, momentum=args.momentum_cycle[0], nesterov=args.nesterov)
