@@ -47,7 +47,12 @@ def test_weight_decay_adds_half_the_coupled_l2_penalty():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"width": 0}, "width"), ({"num_classes": 2.5}, "num_classes"), ({"weight_decay": -1}, "weight_decay")],
+    [
+        ({"width": 0}, "width"),
+        ({"num_classes": 2.5}, "num_classes"),
+        ({"weight_decay": -1}, "weight_decay"),
+        ({"init": "he"}, "init='he'"),
+    ],
 )
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -68,3 +73,19 @@ def test_batchnorm_choice_keeps_names_and_weights():
     assert isinstance(fused.get_layer("layer1_bn"), FusedBatchNormalization)
     assert type(plain.get_layer("layer1_bn")) is keras.layers.BatchNormalization
     assert [w.path for w in fused.weights] == [w.path for w in plain.weights]
+
+
+def test_torch_init_is_uniform_within_one_over_sqrt_fan_in():
+    keras.utils.set_random_seed(0)
+    model = build_model(width=8, init="torch")
+    assert count(model.trainable_weights) == count(build_model(width=8).trainable_weights)
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            kernel = layer.kernel.numpy()
+            limit = np.prod(kernel.shape[:-1]) ** -0.5  # fan_in: everything but the output axis
+            assert np.abs(kernel).max() <= limit
+            assert np.abs(kernel).max() > 0.9 * limit  # spread over the whole range, not Glorot's
+            assert kernel.std() == pytest.approx(limit / np.sqrt(3), rel=0.15)
+    bias = model.get_layer("fc").bias.numpy()
+    assert np.abs(bias).max() <= 64**-0.5 and np.any(bias != 0)
+    assert not np.any(build_model(width=8).get_layer("fc").bias.numpy())
