@@ -36,14 +36,19 @@ class LRRangeResult:
 
 
 def _lowest_before_rise(smoothed, rise):
-    """Index of the lowest finite loss before the first `rise` above the running minimum."""
-    best = None
+    """Index of the lowest finite loss before the first `rise` above the running minimum.
+
+    Rises count only once the loss has fallen `rise` below its first value:
+    the noise of a flat start is no sign of instability.
+    """
+    best, falling = None, False
     for i, loss in enumerate(smoothed):
         if not np.isfinite(loss):
             break
+        falling = falling or loss <= (1 - rise) * smoothed[0]
         if best is None or loss < smoothed[best]:
             best = i
-        elif loss > (1 + rise) * smoothed[best]:
+        elif falling and loss > (1 + rise) * smoothed[best]:
             break
     return best
 
@@ -58,7 +63,9 @@ def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1):
       searched only up to the first step where it climbs `rise` (5 %) above
       its running minimum: past that point training is unstable, and a BN
       network that later recovers at absurd learning rates must not be
-      mistaken for one that learns there.
+      mistaken for one that learns there. Rises count only once the loss
+      has fallen `rise` below its first value, so the noise of a flat start
+      does not end the search.
     - LRMIN is the first learning rate at which the smoothed loss has fallen
       by `fall` (10 %) of its whole fall, from the first step down to the
       minimum at LRMAX: where learning has clearly begun. A fraction of the

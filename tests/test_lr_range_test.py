@@ -4,6 +4,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from callbacks import LRRangeTest
 from keras_s11.lr_finder import LRRangeWarning, find_lr_range, suggest_lr_range
@@ -130,6 +131,9 @@ def test_rule_on_a_curve_flat_at_the_start():
     # Flat (noise below a tenth of the fall) up to 0.08, then falls to 1.0 at 0.64.
     losses = [2.0, 2.01, 1.99, 2.0, 1.7, 1.3, 1.0, 1.2, 3.0]
     assert suggest_lr_range(LRS, losses) == (0.16, 0.64)
+    # A 6 % bump before the loss has fallen 5 % below its start is noise, not the end of the search.
+    bumpy = [2.0, 1.95, 2.07, 2.0, 1.7, 1.3, 1.0, 1.2, 3.0]
+    assert suggest_lr_range(LRS, bumpy) == (0.16, 0.64)
 
 
 def test_rule_on_a_curve_that_diverges_early():
@@ -165,15 +169,22 @@ def test_rule_refuses_curves_it_cannot_read():
         suggest_lr_range([0.1, 0.2], [2.0, 1.0], fall=1.5)
 
 
+def learnable_dataset(n=1024, batch_size=64, seed=0):
+    """The label is the arg-max of the first three inputs: a loss that falls as the LR grows."""
+    x = np.random.default_rng(seed).normal(size=(n, 4)).astype("float32")
+    y = np.argmax(x[:, :3], axis=1)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+
 def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):
     model = tiny_model(lr=0.05)
-    ds, _, _ = tiny_dataset()
     weights = [np.array(w) for w in model.get_weights()]
-    result = find_lr_range(model, ds, 1e-3, 1.0, num_steps=10, verbose=1)
-    assert len(result.lrs) == len(result.losses) == len(result.smoothed_losses) == 10
-    assert 0 < result.lr_min < result.lr_max <= 1.0
+    result = find_lr_range(model, learnable_dataset(), 1e-3, 10.0, num_steps=40, verbose=1)
+    assert len(result.lrs) == len(result.losses) == len(result.smoothed_losses) == 40
+    assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, result.smoothed_losses)
+    assert 1e-3 < result.lr_min < result.lr_max < 10.0
     assert "LRMAX" in capsys.readouterr().out
-    for a, b in zip(weights, model.get_weights()):
+    for a, b in zip(weights, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
