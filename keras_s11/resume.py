@@ -3,7 +3,7 @@
 A run killed or stopped by an error keeps its hidden partial folder
 (`.NAME.partial`, see `keras_s11.run_folder`) when it holds a backup: the
 model and optimizer after the last completed epoch, written by
-`callbacks.TrainingBackup` into `backup/`, with `backup/state.json`.
+`keras_s11.callbacks.TrainingBackup` into `backup/`, with `backup/state.json`.
 """
 
 import csv

@@ -252,7 +252,7 @@ def find_lrs(args, model, train_ds, run):
 
 def restore_or_find_lrs(args, model, train_ds, run, resume):
     """Restores an interrupted run (returning its backup state) or runs the range test; then LRMIN, LRMAX."""
-    from callbacks import restore_backup
+    from keras_s11.callbacks import restore_backup
     from keras_s11.resume import BACKUP_DIR, read_saved_config
 
     if resume:
@@ -278,7 +278,7 @@ def training_callbacks(args, run, state, lr_min, lr_max):
     """
     import keras
 
-    from callbacks import OneCycle, StepHistory, StopOnDivergence, TrainingBackup
+    from keras_s11.callbacks import OneCycle, StepHistory, StopOnDivergence, TrainingBackup
     from keras_s11.resume import BACKUP_DIR, write_history_csv
 
     one_cycle = OneCycle(
@@ -320,7 +320,7 @@ def main(argv=None):
 
     import keras
 
-    from callbacks import TrainingDivergedError
+    from keras_s11.callbacks import TrainingDivergedError
     from keras_s11.data import make_eval_dataset, make_resumable_train_dataset
     from keras_s11.distribute import adapt_for_multi_worker, shard_by_data, values_across_workers
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities

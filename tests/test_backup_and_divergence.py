@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from callbacks import OneCycle, StopOnDivergence, TrainingBackup, TrainingDivergedError, restore_backup
+from keras_s11.callbacks import OneCycle, StopOnDivergence, TrainingBackup, TrainingDivergedError, restore_backup
 from keras_s11.resume import ResumeError, backed_up_epochs, check_same_run, latest_resumable
 from tests.helpers import tiny_dataset, tiny_model
 

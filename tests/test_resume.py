@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from callbacks import OneCycle
+from keras_s11.callbacks import OneCycle
 from tests.test_train_script import TRAIN, run_tiny
 
 # 7 steps per epoch on the fixture's 120 images; LRs found by a short range test.
