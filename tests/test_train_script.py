@@ -5,8 +5,26 @@ import sys
 
 import pytest
 
+from keras_s11.lr_finder import suggest_lr_range
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "scripts", "train.py")
+
+
+# What a complete run folder holds (range test, report and TensorBoard on).
+RUN_FILES = [
+    "config.json",
+    "history.csv",
+    "history.json",
+    "lr_range_test.json",
+    "lr_range_test.png",
+    "lrs.json",
+    "metrics.json",
+    "model.keras",
+    "report",
+    "tensorboard",
+    "train_steps.json",
+]
 
 
 def run_train(*args, cwd):
@@ -25,23 +43,12 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
         image_folder,
         tmp_path / "runs",
         "tiny",
-        *"--batch-size 32 --epochs 2 --peak-epoch 1 --range-test-steps 6".split(),
+        *"--batch-size 32 --epochs 2 --peak-epoch 1 --range-test-steps 10".split(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LRMIN = " in result.stdout and "LRMAX = " in result.stdout
     run = tmp_path / "runs" / "tiny"
-    assert sorted(os.listdir(run)) == [
-        "config.json",
-        "history.csv",
-        "history.json",
-        "lr_range_test.json",
-        "lr_range_test.png",
-        "lrs.json",
-        "metrics.json",
-        "model.keras",
-        "report",
-        "train_steps.json",
-    ]
+    assert sorted(os.listdir(run)) == RUN_FILES
     assert os.listdir(tmp_path / "runs") == ["tiny"]  # no temporary folder left
     assert "Accuracy of airplane   : " in result.stdout and (run / "report" / "report.md").exists()
     assert {"lr_range_test.png", "lr_per_step.png", "training_curves.png", "gradcam.png"} <= set(
@@ -85,6 +92,7 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
 def test_range_test_only_saves_the_curve_and_stops(image_folder, tmp_path):
     result = run_tiny(image_folder, tmp_path, "rt", *"--batch-size 32 --range-test-steps 5 --range-test-only".split())
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(os.listdir(tmp_path / "rt")) == ["config.json", "lr_range_test.json", "lr_range_test.png"]
+    assert sorted(os.listdir(tmp_path / "rt")) == ["config.json", "lr_range_test.json", "lr_range_test.png", "tensorboard"]
     curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
-    assert len(curve["lrs"]) == 5 and curve["lr_max"] == pytest.approx(10 * curve["lr_min"])
+    assert len(curve["lrs"]) == 5
+    assert (curve["lr_min"], curve["lr_max"]) == suggest_lr_range(curve["lrs"], curve["smoothed_losses"])
