@@ -140,13 +140,17 @@ def _check_types(config):
         _require(_is_int(value) and value > 0, f"`{name}` must be an integer > 0", **{name: value})
     for name in ("limit_train", "limit_test", "holdout"):
         value = getattr(config, name)
-        _require(value is None or _is_int(value) and value > 0, f"`{name}` must be None or an integer > 0", **{name: value})
+        _require(
+            value is None or _is_int(value) and value > 0, f"`{name}` must be None or an integer > 0", **{name: value}
+        )
     for name in ("peak_epoch", "range_test_start", "range_test_end"):
         value = getattr(config, name)
         _require(_is_number(value) and value > 0, f"`{name}` must be a finite number > 0", **{name: value})
     for name in ("lr_min", "lr_max"):
         value = getattr(config, name)
-        _require(value is None or _is_number(value) and value > 0, f"`{name}` must be a finite number > 0", **{name: value})
+        _require(
+            value is None or _is_number(value) and value > 0, f"`{name}` must be a finite number > 0", **{name: value}
+        )
     for name in ("momentum", "weight_decay", "label_smoothing"):
         value = getattr(config, name)
         _require(_is_number(value), f"`{name}` must be a finite number", **{name: value})
@@ -160,10 +164,13 @@ def _check_types(config):
         value = getattr(config, name)
         _require(value in choices, f"`{name}` must be one of {choices}", **{name: value})
     for name in ("nesterov", "range_test_only", "tta", "report", "tensorboard"):
-        _require(isinstance(getattr(config, name), bool), f"`{name}` must be True or False", **{name: getattr(config, name)})
+        _require(
+            isinstance(getattr(config, name), bool), f"`{name}` must be True or False", **{name: getattr(config, name)}
+        )
     _require(config.resume in (None, True, False), "`resume` must be None, True or False", resume=config.resume)
     _require(
-        _is_int(config.seed) and 0 <= config.seed <= cli.MAX_SEED, f"`seed` must be an integer in [0, {cli.MAX_SEED}]",
+        _is_int(config.seed) and 0 <= config.seed <= cli.MAX_SEED,
+        f"`seed` must be an integer in [0, {cli.MAX_SEED}]",
         seed=config.seed,
     )
 
@@ -175,28 +182,57 @@ def check_config(config):
         config: A `TrainConfig`.
     """
     _check_types(config)
-    _require(config.peak_epoch < config.epochs, "`peak_epoch` must be < `epochs`", peak_epoch=config.peak_epoch,
-             epochs=config.epochs)
+    _require(
+        config.peak_epoch < config.epochs,
+        "`peak_epoch` must be < `epochs`",
+        peak_epoch=config.peak_epoch,
+        epochs=config.epochs,
+    )
     if config.lr_min is not None and config.lr_max is not None:
-        _require(config.lr_min < config.lr_max, "`lr_min` must be < `lr_max`", lr_min=config.lr_min, lr_max=config.lr_max)
-        _require(not config.range_test_only,
-                 "`range_test_only` runs the range test, which `lr_min` and `lr_max` together skip",
-                 range_test_only=True, lr_min=config.lr_min, lr_max=config.lr_max)
-    _require(config.range_test_start < config.range_test_end, "`range_test_start` must be < `range_test_end`",
-             range_test_start=config.range_test_start, range_test_end=config.range_test_end)
+        _require(
+            config.lr_min < config.lr_max, "`lr_min` must be < `lr_max`", lr_min=config.lr_min, lr_max=config.lr_max
+        )
+        _require(
+            not config.range_test_only,
+            "`range_test_only` runs the range test, which `lr_min` and `lr_max` together skip",
+            range_test_only=True,
+            lr_min=config.lr_min,
+            lr_max=config.lr_max,
+        )
+    _require(
+        config.range_test_start < config.range_test_end,
+        "`range_test_start` must be < `range_test_end`",
+        range_test_start=config.range_test_start,
+        range_test_end=config.range_test_end,
+    )
     _require(0 <= config.momentum < 1, "`momentum` must be in [0, 1)", momentum=config.momentum)
     cycle = config.momentum_cycle
     if cycle is not None:
-        _require(len(cycle) == 2 and all(_is_number(m) for m in cycle) and 0 <= cycle[1] <= cycle[0] < 1 and cycle[0] > 0,
-                 "`momentum_cycle` needs 1 > HIGH >= LOW >= 0 and HIGH > 0", momentum_cycle=list(cycle))
+        _require(
+            len(cycle) == 2 and all(_is_number(m) for m in cycle) and 0 <= cycle[1] <= cycle[0] < 1 and cycle[0] > 0,
+            "`momentum_cycle` needs 1 > HIGH >= LOW >= 0 and HIGH > 0",
+            momentum_cycle=list(cycle),
+        )
     _require(config.weight_decay >= 0, "`weight_decay` must be >= 0", weight_decay=config.weight_decay)
-    _require(0 <= config.label_smoothing < 1, "`label_smoothing` must be in [0, 1)",
-             label_smoothing=config.label_smoothing)
+    _require(
+        0 <= config.label_smoothing < 1, "`label_smoothing` must be in [0, 1)", label_smoothing=config.label_smoothing
+    )
     _require(config.range_test_steps >= 2, "`range_test_steps` must be >= 2", range_test_steps=config.range_test_steps)
     name = config.run_name
-    _require(name is None or isinstance(name, str) and name and not name.startswith(".") and "/" not in name
-             and os.sep not in name, "`run_name` must be a plain folder name, not starting with '.'", run_name=name)
+    _require(
+        name is None
+        or isinstance(name, str)
+        and name
+        and not name.startswith(".")
+        and "/" not in name
+        and os.sep not in name,
+        "`run_name` must be a plain folder name, not starting with '.'",
+        run_name=name,
+    )
     if config.limit_train is not None:
-        _require(config.limit_train >= config.batch_size,
-                 f"`limit_train` ({config.limit_train}) must be >= `batch_size` ({config.batch_size})",
-                 limit_train=config.limit_train, batch_size=config.batch_size)
+        _require(
+            config.limit_train >= config.batch_size,
+            f"`limit_train` ({config.limit_train}) must be >= `batch_size` ({config.batch_size})",
+            limit_train=config.limit_train,
+            batch_size=config.batch_size,
+        )

@@ -61,7 +61,9 @@ def read_backup_state(backup_dir):
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError) as error:
-        raise ResumeError(f"the backup state {path} cannot be read ({error}); start again with `resume=False`") from None
+        raise ResumeError(
+            f"the backup state {path} cannot be read ({error}); start again with `resume=False`"
+        ) from None
 
 
 def backed_up_epochs(partial):

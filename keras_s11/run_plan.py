@@ -80,7 +80,9 @@ def plan_run(config):
     if config.resume and not resumable:
         raise ConfigError(f"`resume=True`: {run_path} has no interrupted run with a backup to resume")
     if resumable and config.range_test_only:
-        raise ConfigError(f"{run_path} has an interrupted training to resume; give `range_test_only` another `run_name`")
+        raise ConfigError(
+            f"{run_path} has an interrupted training to resume; give `range_test_only` another `run_name`"
+        )
     resume = resumable and config.resume is not False
     initial_epoch = 0
     if resume:

@@ -166,7 +166,9 @@ def _train(config, plan, started, command):
         model = _compiled_model(config, jit_compile, sync_batchnorm=strategy.num_replicas_in_sync > 1)
     epochs = sorted(set(values_across_workers(strategy, plan.initial_epoch)))
     if len(epochs) > 1:
-        raise TrainingError(f"the workers would resume after different epochs {epochs}; start again with `resume=False`")
+        raise TrainingError(
+            f"the workers would resume after different epochs {epochs}; start again with `resume=False`"
+        )
     train_ds = shard_by_data(
         make_resumable_train_dataset(
             x_train, y_train, config.batch_size, seed=config.seed, initial_epoch=plan.initial_epoch
@@ -195,7 +197,9 @@ def _train(config, plan, started, command):
                 print(f"Range test only; run folder: {run.path}")
                 return result
             lrs = (lr_min, lr_max)
-            result.history, seconds = _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch)
+            result.history, seconds = _fit(
+                config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch
+            )
             result.metrics, probabilities = _evaluate(
                 config, model, result.history, seconds, test_ds, (x_test, y_test), held, lrs
             )
@@ -410,7 +414,9 @@ def _report(config, result, test, probabilities, command):
             probabilities=probabilities,
         )
     except Exception as error:  # the trained model is saved: say so instead of a stack trace
-        raise ReportNotWritten(f"report not written ({first_line(error)}); the run is saved in {result.run_path}", result) from error
+        raise ReportNotWritten(
+            f"report not written ({first_line(error)}); the run is saved in {result.run_path}", result
+        ) from error
     result.report_path = os.path.join(result.run_path, run_layout.REPORT, "report.md")
     print(classwise_table(metrics))
     print(f"Report: {result.report_path}")

@@ -91,8 +91,10 @@ def test_pip_install_gives_one_package_whose_callbacks_do_not_clash(tmp_path):
         if "__init__.py" in filenames
     }
     assert packages == source_packages()  # pyproject.toml lists every package of the tree
-    modules = [sorted(name for name in os.listdir(folder) if name.endswith(".py"))
-               for folder in (target / "keras_s11" / "callbacks", os.path.join(ROOT, "callbacks"))]
+    modules = [
+        sorted(name for name in os.listdir(folder) if name.endswith(".py"))
+        for folder in (target / "keras_s11" / "callbacks", os.path.join(ROOT, "callbacks"))
+    ]
     assert modules[0] == modules[1] and "one_cycle.py" in modules[0]
 
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -153,7 +155,10 @@ def test_no_code_imports_the_generic_top_level_names(folder):
 
 def test_callbacks_and_library_import_in_either_order():
     """No import cycle: each side imports first in a fresh process."""
-    for first, second in (("keras_s11.callbacks", "keras_s11.lr_finder"), ("keras_s11.lr_finder", "keras_s11.callbacks")):
+    for first, second in (
+        ("keras_s11.callbacks", "keras_s11.lr_finder"),
+        ("keras_s11.lr_finder", "keras_s11.callbacks"),
+    ):
         code = f"import {first}, {second}; import keras_s11.training, keras_s11.config"
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]

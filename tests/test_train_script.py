@@ -93,7 +93,12 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
 def test_range_test_only_saves_the_curve_and_stops(image_folder, tmp_path):
     result = run_tiny(image_folder, tmp_path, "rt", *"--batch-size 32 --range-test-steps 5 --range-test-only".split())
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(os.listdir(tmp_path / "rt")) == ["config.json", "lr_range_test.json", "lr_range_test.png", "tensorboard"]
+    assert sorted(os.listdir(tmp_path / "rt")) == [
+        "config.json",
+        "lr_range_test.json",
+        "lr_range_test.png",
+        "tensorboard",
+    ]
     curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
     assert len(curve["lrs"]) == 5
     assert (curve["lr_min"], curve["lr_max"]) == suggest_lr_range(curve["lrs"], curve["smoothed_losses"])
@@ -147,8 +152,9 @@ def test_a_run_name_in_use_is_refused_before_the_data_is_read(tmp_path, capsys):
 
     with RunFolder(tmp_path / "busy"):  # a first run, still going
         # No data folder: the name is checked first, and no TensorFlow starts.
-        code, lines = main_fails(["--data-dir", str(tmp_path / "nowhere"), "--out-dir", str(tmp_path),
-                                  "--run-name", "busy"], capsys)
+        code, lines = main_fails(
+            ["--data-dir", str(tmp_path / "nowhere"), "--out-dir", str(tmp_path), "--run-name", "busy"], capsys
+        )
         assert code == 2 and len(lines) == 1
         assert lines[0].startswith("error: --run-name busy is in use: another process is writing ")
         assert lines[0].endswith(".busy.partial") and os.listdir(tmp_path) == [".busy.partial"]

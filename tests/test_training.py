@@ -41,8 +41,9 @@ def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder
     assert len(result.history["loss"]) == 2 and "test_accuracy_flip_tta" in result.metrics
     assert (result.lr_min, result.lr_max) == (result.range_test.lr_min, result.range_test.lr_max)
     assert result.lr_min < result.lr_max and result.report_path is None
-    assert result.config == dataclasses.replace(TrainConfig(**TINY), data_dir=str(image_folder), out_dir=str(runs),
-                                                run_name="lib", report=False)
+    assert result.config == dataclasses.replace(
+        TrainConfig(**TINY), data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False
+    )
     config = json.loads((run / "config.json").read_text())
     assert config["run_name"] == "lib" and config["lr_max_used"] == result.lr_max and config["tensorboard"] is True
     # The model returned is the trained one: it gives the accuracy recorded.
@@ -62,10 +63,14 @@ def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder
     per_epoch = lrs["steps_per_epoch"]
     assert [step for step, _ in train_logs["epoch_learning_rate"]] == [0, 1]
     np.testing.assert_allclose(  # the LR in use at the end of each epoch
-        [value for _, value in train_logs["epoch_learning_rate"]], [lrs["lrs"][per_epoch - 1], lrs["lrs"][-1]], rtol=1e-5
+        [value for _, value in train_logs["epoch_learning_rate"]],
+        [lrs["lrs"][per_epoch - 1], lrs["lrs"][-1]],
+        rtol=1e-5,
     )
     np.testing.assert_allclose([v for _, v in train_logs["epoch_loss"]], result.history["loss"], rtol=1e-5)
-    np.testing.assert_allclose([v for _, v in validation_logs["epoch_accuracy"]], result.history["val_accuracy"], rtol=1e-5)
+    np.testing.assert_allclose(
+        [v for _, v in validation_logs["epoch_accuracy"]], result.history["val_accuracy"], rtol=1e-5
+    )
     curve = event_scalars(logs / "lr_range_test")
     assert [step for step, _ in curve["range_test/loss"]] == list(range(10))
     np.testing.assert_allclose([v for _, v in curve["range_test/loss"]], result.range_test.losses, rtol=1e-6)
@@ -84,7 +89,10 @@ def test_no_tensorboard_writes_no_logs_and_given_lrs_skip_the_range_test(image_f
 @pytest.mark.parametrize(
     "settings, message",
     [
-        (dict(peak_epoch=24, epochs=24), "Argument `peak_epoch` must be < `epochs`. Received: peak_epoch=24, epochs=24"),
+        (
+            dict(peak_epoch=24, epochs=24),
+            "Argument `peak_epoch` must be < `epochs`. Received: peak_epoch=24, epochs=24",
+        ),
         (dict(weight_decay=float("nan")), "`weight_decay` must be a finite number. Received: weight_decay=nan"),
         (dict(momentum=float("inf")), "`momentum` must be a finite number"),
         (dict(label_smoothing=float("nan")), "`label_smoothing` must be a finite number"),
