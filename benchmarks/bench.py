@@ -161,7 +161,7 @@ def callback_overhead_ms(steps):
     import keras
     import tensorflow as tf
 
-    from callbacks import OneCycle, StepHistory
+    from keras_s11.callbacks import OneCycle, StepHistory
 
     x = np.zeros((steps * 8, 4), "float32")
     y = np.zeros(steps * 8, "int32")

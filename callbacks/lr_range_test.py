@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 
-from callbacks._optimizer_checks import check_step_callback
+from keras_s11.callbacks._optimizer_checks import check_step_callback
 
 RANGE_TEST_MODES = ("exponential", "linear")
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from callbacks._optimizer_checks import check_step_callback
+from keras_s11.callbacks._optimizer_checks import check_step_callback
 from keras_s11.schedules import one_cycle, validate_one_cycle
 
 

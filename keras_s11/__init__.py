@@ -2,11 +2,49 @@
 
 `build_model` is imported on first use, so that the data loaders (and tools
 that only need them) start without loading Keras and TensorFlow.
+
+The custom callbacks are `keras_s11.callbacks`. In the repository they live
+in the top-level `callbacks/` folder, which `pip install` installs as
+`keras_s11/callbacks`; in a checkout used without installing (the tests, the
+scripts) the finder below gives that folder the same name.
 """
+
+import importlib.abc
+import importlib.util
+import os
+import sys
 
 from keras_s11.classes import CIFAR10_CLASSES
 
 __all__ = ["CIFAR10_CLASSES", "build_model"]
+
+_CALLBACKS = "keras_s11.callbacks"
+
+
+class _CheckoutCallbacksFinder(importlib.abc.MetaPathFinder):
+    """Finds `keras_s11.callbacks` in the `callbacks/` folder beside this package (a source checkout)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != _CALLBACKS:
+            return None
+        init = os.path.join(self.folder, "__init__.py")
+        return importlib.util.spec_from_file_location(fullname, init, submodule_search_locations=[self.folder])
+
+
+def _install_checkout_finder():
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.isdir(os.path.join(here, "callbacks")):  # installed: keras_s11/callbacks is a plain subpackage
+        return
+    folder = os.path.join(os.path.dirname(here), "callbacks")
+    if os.path.isfile(os.path.join(folder, "__init__.py")):
+        # First in line: this package's own checkout wins over any other install of it.
+        sys.meta_path.insert(0, _CheckoutCallbacksFinder(folder))
+
+
+_install_checkout_finder()
 
 
 def __getattr__(name):

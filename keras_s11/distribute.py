@@ -87,7 +87,7 @@ def require_cluster(environ=None):
     """Raises `StrategyError` unless `TF_CONFIG` names a cluster (needed by multi-worker training)."""
     if tf_config_cluster(environ) is None:
         raise StrategyError(
-            "--strategy multi-worker needs TF_CONFIG naming the cluster and this task "
+            "`strategy='multi-worker'` needs TF_CONFIG naming the cluster and this task "
             '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}})'
         )
 

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from callbacks.lr_range_test import LRRangeTest
+from keras_s11.callbacks.lr_range_test import LRRangeTest
 
 LR_RULE = (
     "LRMAX = the LR at the lowest smoothed loss before the smoothed loss first rises "

@@ -3,10 +3,8 @@
 import keras
 from keras import layers
 
+from keras_s11.config import INITS
 from keras_s11.layers import FusedBatchNormalization
-
-
-INITS = ("glorot", "torch")
 
 
 def _torch_uniform(fan_in=None):
@@ -65,7 +63,7 @@ def build_model(
     input_shape=(32, 32, 3),
     weight_decay=5e-4,
     logit_scale=0.125,
-    init="glorot",
+    init="torch",
     fused_batchnorm=True,
     sync_batchnorm=False,
     name="resnet9",
@@ -86,11 +84,12 @@ def build_model(
         logit_scale: Constant factor applied to the FC output before the
             softmax (0.125 in Page's recipe). It has no parameters.
         init: Weight initialisation of the convolutions and the FC layer:
-            `"glorot"` (Keras's default, `glorot_uniform` kernels, zero FC
-            bias) or `"torch"` (PyTorch's default for `Conv2d`/`Linear`:
-            kernels and FC bias uniform in +-1/sqrt(fan_in), as in Page's
-            recipe; about 1.7x smaller kernels, so BatchNorm-normalised
-            layers start with a larger effective learning rate).
+            `"torch"` (PyTorch's default for `Conv2d`/`Linear`, as in Page's
+            recipe: kernels and FC bias uniform in +-1/sqrt(fan_in); about
+            1.7x smaller kernels than Glorot's, so BatchNorm-normalised
+            layers take larger effective steps; 0.8 points better held out,
+            docs/RESULTS.md) or `"glorot"` (Keras's default `glorot_uniform`
+            kernels, zero FC bias).
         fused_batchnorm: Use `FusedBatchNormalization` (TensorFlow's fused
             kernel; plain Keras on other backends) instead of
             `keras.layers.BatchNormalization`. Same variables; see the layer

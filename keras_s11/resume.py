@@ -3,24 +3,27 @@
 A run killed or stopped by an error keeps its hidden partial folder
 (`.NAME.partial`, see `keras_s11.run_folder`) when it holds a backup: the
 model and optimizer after the last completed epoch, written by
-`callbacks.TrainingBackup` into `backup/`, with `backup/state.json`.
+`keras_s11.callbacks.TrainingBackup` into `backup/`, with `backup/state.json`.
 """
 
 import csv
 import json
 import os
+import zipfile
 
+from keras_s11 import run_layout
 from keras_s11.run_folder import partial_path
 
 BACKUP_DIR = "backup"
 STATE_FILE = "state.json"
-CONFIG_FILE = "config.json"
+CONFIG_FILE = run_layout.CONFIG
 
-# Flags that define what is being trained: a resumed run must keep them.
+# Settings that define what is being trained: a resumed run must keep them.
 SAME_RUN_FLAGS = (
     "data_dir",
     "limit_train",
     "limit_test",
+    "holdout",
     "batch_size",
     "seed",
     "epochs",
@@ -58,13 +61,40 @@ def read_backup_state(backup_dir):
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError) as error:
-        raise ResumeError(f"the backup state {path} cannot be read ({error}); start again with --no-resume") from None
+        raise ResumeError(
+            f"the backup state {path} cannot be read ({error}); start again with `resume=False`"
+        ) from None
 
 
 def backed_up_epochs(partial):
     """Number of epochs the backup in the partial folder `partial` holds (0 without one)."""
     state = read_backup_state(os.path.join(partial, BACKUP_DIR))
     return int(state["epoch"]) if state else 0
+
+
+def check_backup_model(partial):
+    """Checks, without TensorFlow, that the model file of the backup in `partial` is whole.
+
+    Every member of the `.keras` archive is read and its checksum compared,
+    so a file cut short or damaged on disk is found before a run starts.
+
+    Raises:
+        ResumeError: If the backup state or its model file cannot be read,
+            naming the file.
+    """
+    backup_dir = os.path.join(partial, BACKUP_DIR)
+    state = read_backup_state(backup_dir)
+    if state is None:
+        return
+    path = os.path.join(backup_dir, str(state.get("model_file", "")))
+    hint = "start again with `resume=False`"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise ResumeError(f"the backed-up model {path} cannot be read ({error}); {hint}") from None
+    if damaged is not None:
+        raise ResumeError(f"the backed-up model {path} is damaged ({damaged} fails its checksum); {hint}")
 
 
 def latest_resumable(out_dir):
@@ -95,12 +125,12 @@ def read_saved_config(run_path):
 
 
 def check_same_run(saved, current, flags=SAME_RUN_FLAGS):
-    """Raises `ResumeError` naming the first flag whose value changed.
+    """Raises `ResumeError` naming the first setting whose value changed.
 
     Args:
-        saved: The interrupted run's saved config (flag name > value).
-        current: This run's flags (flag name > value).
-        flags: The flag names that must agree (those absent from `saved`
+        saved: The interrupted run's saved config (setting name > value).
+        current: This run's settings (setting name > value).
+        flags: The setting names that must agree (those absent from `saved`
             are skipped).
     """
     for flag in flags:
@@ -108,10 +138,9 @@ def check_same_run(saved, current, flags=SAME_RUN_FLAGS):
             continue
         before, now = saved[flag], current.get(flag)
         if json.loads(json.dumps(now)) != before:
-            option = "--" + flag.replace("_", "-")
             raise ResumeError(
-                f"{option} was {before!r} in the interrupted run, {now!r} now: resume with the same flags "
-                "or start a new run with another --run-name (or --no-resume)"
+                f"`{flag}` was {before!r} in the interrupted run, {now!r} now: resume with the same settings "
+                "or start a new run with another `run_name` (or `resume=False`)"
             )
 
 

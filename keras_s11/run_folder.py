@@ -165,6 +165,27 @@ class RunFolder:
                 os.remove(self.file(_LOCK_NAME))
 
 
+def locked_by_another_process(folder):
+    """Whether an open `RunFolder` (here or in another process) holds the lock of the partial folder `folder`.
+
+    A cheap check before a run starts; opening the `RunFolder` takes the lock
+    for real (and raises `RunFolderBusyError` if it is taken by then).
+    """
+    if fcntl is None:
+        return False
+    try:
+        descriptor = os.open(os.path.join(folder, _LOCK_NAME), os.O_RDONLY)
+    except OSError:  # no lock file: nobody holds it
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)  # releases the lock if it was taken here
+    return False
+
+
 def current_umask():
     """The process's umask (reading it means setting it, so it is set back at once)."""
     mask = os.umask(0o022)

@@ -20,7 +20,7 @@ tf.config.set_logical_device_configuration(
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from callbacks import OneCycle  # noqa: E402
+from keras_s11.callbacks import OneCycle  # noqa: E402
 from keras_s11.data import make_resumable_train_dataset  # noqa: E402
 from keras_s11.distribute import make_strategy, shard_by_data  # noqa: E402
 from keras_s11.losses import SparseCategoricalCrossentropy  # noqa: E402

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from callbacks import OneCycle, StopOnDivergence, TrainingBackup, TrainingDivergedError, restore_backup
+from keras_s11.callbacks import OneCycle, StopOnDivergence, TrainingBackup, TrainingDivergedError, restore_backup
 from keras_s11.resume import ResumeError, backed_up_epochs, check_same_run, latest_resumable
 from tests.helpers import tiny_dataset, tiny_model
 
@@ -71,7 +71,7 @@ def test_stop_on_divergence_names_the_step_and_its_learning_rate():
 def test_a_resumed_run_must_keep_the_flags_that_define_it(tmp_path):
     saved = {"width": 64, "epochs": 24, "momentum_cycle": [0.95, 0.85], "lr_max": None}
     check_same_run(saved, {"width": 64, "epochs": 24, "momentum_cycle": (0.95, 0.85), "lr_max": 0.3})
-    with pytest.raises(ResumeError, match=r"--epochs was 24 in the interrupted run, 30 now"):
+    with pytest.raises(ResumeError, match=r"`epochs` was 24 in the interrupted run, 30 now"):
         check_same_run(saved, {"width": 64, "epochs": 30, "momentum_cycle": (0.95, 0.85)})
     for name, epoch in (("old", 1), ("new", 2)):
         (tmp_path / f".{name}.partial" / "backup").mkdir(parents=True)
@@ -84,6 +84,6 @@ def test_a_resumed_run_must_keep_the_flags_that_define_it(tmp_path):
 def test_a_damaged_backup_state_is_named_not_a_stack_trace(tmp_path):
     (tmp_path / "backup").mkdir()
     (tmp_path / "backup" / "state.json").write_text('{"epoch": 3, "hist')  # cut off mid-write
-    with pytest.raises(ResumeError, match="state.json cannot be read.*--no-resume"):
+    with pytest.raises(ResumeError, match="state.json cannot be read.*`resume=False`"):
         backed_up_epochs(tmp_path)
     assert backed_up_epochs(tmp_path / "elsewhere") == 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from callbacks import LRRangeTest
+from keras_s11.callbacks import LRRangeTest
 from keras_s11.lr_finder import LRRangeWarning, find_lr_range, suggest_lr_range
 from keras_s11.optimizers import VariableMomentumSGD
 from tests.helpers import tiny_dataset, tiny_model

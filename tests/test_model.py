@@ -75,6 +75,12 @@ def test_batchnorm_choice_keeps_names_and_weights():
     assert [w.path for w in fused.weights] == [w.path for w in plain.weights]
 
 
+def test_glorot_init_is_wider_than_torch_init():
+    keras.utils.set_random_seed(0)
+    kernel = build_model(width=8, init="glorot").get_layer("prep_conv").kernel.numpy()
+    assert np.abs(kernel).max() > 27**-0.5  # Glorot's limit sqrt(6 / (27 + 72)) = 0.246 > 1/sqrt(27) = 0.192
+
+
 def test_torch_init_is_uniform_within_one_over_sqrt_fan_in():
     keras.utils.set_random_seed(0)
     model = build_model(width=8, init="torch")
@@ -88,4 +94,4 @@ def test_torch_init_is_uniform_within_one_over_sqrt_fan_in():
             assert kernel.std() == pytest.approx(limit / np.sqrt(3), rel=0.15)
     bias = model.get_layer("fc").bias.numpy()
     assert np.abs(bias).max() <= 64**-0.5 and np.any(bias != 0)
-    assert not np.any(build_model(width=8).get_layer("fc").bias.numpy())
+    assert not np.any(build_model(width=8, init="glorot").get_layer("fc").bias.numpy())

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import OneCycle
+from keras_s11.callbacks import OneCycle
 from keras_s11.optimizers import VariableMomentumSGD
 from keras_s11.schedules import OneCycleSchedule, one_cycle
 from tests.helpers import tiny_dataset, tiny_model

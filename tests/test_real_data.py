@@ -23,7 +23,7 @@ def load_slice(split, per_class):
 def test_a_small_model_learns_real_images_clearly_above_chance():
     import keras
 
-    from callbacks import OneCycle
+    from keras_s11.callbacks import OneCycle
     from keras_s11.data import make_eval_dataset, make_train_dataset
     from keras_s11.model import build_model
 

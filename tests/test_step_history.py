@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import StepHistory
+from keras_s11.callbacks import StepHistory
 from tests.helpers import tiny_dataset, tiny_model
 
 

@@ -30,7 +30,7 @@ def plot_training_curves(history, step_history=None, steps_per_epoch=None):
         history: `History.history`: per-epoch lists `loss`, `accuracy`,
             `val_loss`, `val_accuracy` (fractions).
         step_history: Optional dict with per-step lists `loss` and
-            `accuracy` (e.g. `callbacks.StepHistory.history`).
+            `accuracy` (e.g. `keras_s11.callbacks.StepHistory.history`).
         steps_per_epoch: Steps per epoch; needed with `step_history`.
 
     Returns:

@@ -1,0 +1,164 @@
+"""The installed package: one import package, `keras_s11`, with the callbacks as `keras_s11.callbacks`.
+
+The package is installed from a copy of the files it is built from, into a
+temporary target (the tree and the Python of this machine are left alone),
+and imported in a child process from a folder that has its own
+`callbacks.py`, as a user's notebook folder may.
+"""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOURCES = ("keras_s11", "callbacks", "scripts", "tests", "benchmarks")
+
+# Run in the user's folder: its own `callbacks` must stay its own.
+CHILD = """
+import json, sys
+{setup}
+import callbacks
+import keras_s11
+import keras_s11.callbacks
+from keras_s11.callbacks import LRRangeTest, OneCycle
+from keras_s11.lr_finder import find_lr_range
+print(json.dumps({{
+    "user_callbacks": callbacks.__file__,
+    "keras_s11": keras_s11.__file__,
+    "keras_s11_callbacks": keras_s11.callbacks.__file__,
+    "same_class": LRRangeTest is sys.modules["keras_s11.callbacks.lr_range_test"].LRRangeTest,
+    "generic": sorted(name for name in ("callbacks.one_cycle", "scripts", "tests") if name in sys.modules),
+}}))
+"""
+
+
+def copy_project(target):
+    """The files a build reads, copied (the worktree gets no build/ or egg-info)."""
+    target.mkdir()
+    for name in ("keras_s11", "callbacks"):
+        shutil.copytree(os.path.join(ROOT, name), target / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(ROOT, name), target / name)
+    return target
+
+
+def pip_install(*args):
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def user_folder(tmp_path):
+    folder = tmp_path / "notebook"
+    folder.mkdir()
+    (folder / "callbacks.py").write_text("MINE = True\n")
+    return folder
+
+
+def run_child(folder, setup="", env=None):
+    env = dict(os.environ if env is None else env, PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD.format(setup=setup)], cwd=folder, capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def source_packages():
+    """Import names of the packages in the tree: keras_s11's folders, and callbacks/."""
+    found = {"keras_s11.callbacks"}
+    for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, "keras_s11")):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        if "__init__.py" in filenames:
+            found.add(os.path.relpath(dirpath, ROOT).replace(os.sep, "."))
+    return found
+
+
+def test_pip_install_gives_one_package_whose_callbacks_do_not_clash(tmp_path):
+    project, target = copy_project(tmp_path / "project"), tmp_path / "site"
+    pip_install("--target", str(target), str(project))
+
+    installed = sorted(os.listdir(target))
+    assert [name for name in installed if not name.endswith(".dist-info")] == ["keras_s11"], installed
+    packages = {
+        os.path.relpath(dirpath, target).replace(os.sep, ".")
+        for dirpath, _, filenames in os.walk(target / "keras_s11")
+        if "__init__.py" in filenames
+    }
+    assert packages == source_packages()  # pyproject.toml lists every package of the tree
+    modules = [
+        sorted(name for name in os.listdir(folder) if name.endswith(".py"))
+        for folder in (target / "keras_s11" / "callbacks", os.path.join(ROOT, "callbacks"))
+    ]
+    assert modules[0] == modules[1] and "one_cycle.py" in modules[0]
+
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    seen = run_child(user_folder(tmp_path), env=dict(env, PYTHONPATH=str(target)))
+    assert seen["user_callbacks"] == str(tmp_path / "notebook" / "callbacks.py")
+    assert seen["keras_s11"] == str(target / "keras_s11" / "__init__.py")
+    assert seen["keras_s11_callbacks"] == str(target / "keras_s11" / "callbacks" / "__init__.py")
+    assert seen["same_class"] and seen["generic"] == []
+
+
+def test_editable_install_maps_the_callbacks_folder(tmp_path):
+    project, target = copy_project(tmp_path / "project"), tmp_path / "site"
+    pip_install("--target", str(target), "--editable", str(project))
+    pth = [name for name in os.listdir(target) if name.endswith(".pth")]
+    assert pth, os.listdir(target)
+
+    # site.addsitedir runs the .pth files as site-packages would; the editable
+    # finder itself (not only the checkout fallback of keras_s11/__init__.py)
+    # must know where keras_s11.callbacks lives.
+    setup = (
+        f"import site; site.addsitedir({str(target)!r})\n"
+        "finders = [f for f in sys.meta_path if 'editable' in getattr(f, '__module__', '')]\n"
+        "mapped = [f.find_spec('keras_s11.callbacks', None) for f in finders]\n"
+        "assert [s.origin for s in mapped if s] and all(s is None or s.origin.endswith("
+        "'/callbacks/__init__.py') for s in mapped), mapped\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    seen = run_child(user_folder(tmp_path), setup=setup, env=env)
+    assert seen["user_callbacks"] == str(tmp_path / "notebook" / "callbacks.py")
+    assert seen["keras_s11"] == str(project / "keras_s11" / "__init__.py")
+    assert seen["keras_s11_callbacks"] == str(project / "callbacks" / "__init__.py")
+    assert seen["same_class"] and seen["generic"] == []
+
+
+def imported_names(path):
+    with open(path) as f:
+        tree = ast.parse(f.read(), filename=path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module
+
+
+@pytest.mark.parametrize("folder", SOURCES)
+def test_no_code_imports_the_generic_top_level_names(folder):
+    """`callbacks` is imported as keras_s11.callbacks everywhere; the library never imports scripts/ or tests/."""
+    banned = {"callbacks", "scripts", "tests", "benchmarks"}
+    if folder in ("tests", "benchmarks", "scripts"):
+        banned -= {"tests"}  # tests import their own helpers
+    for dirpath, _, filenames in os.walk(os.path.join(ROOT, folder)):
+        for name in filenames:
+            if name.endswith(".py"):
+                path = os.path.join(dirpath, name)
+                bad = [module for module in imported_names(path) if module.split(".")[0] in banned]
+                assert not bad, (path, bad)
+
+
+def test_callbacks_and_library_import_in_either_order():
+    """No import cycle: each side imports first in a fresh process."""
+    for first, second in (
+        ("keras_s11.callbacks", "keras_s11.lr_finder"),
+        ("keras_s11.lr_finder", "keras_s11.callbacks"),
+    ):
+        code = f"import {first}, {second}; import keras_s11.training, keras_s11.config"
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]

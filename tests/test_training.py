@@ -1,0 +1,124 @@
+"""`keras_s11.training.train`: the script's run as a library call, TensorBoard logs, its settings."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_s11.config import ConfigError, TrainConfig
+from keras_s11.training import TrainResult, train
+from tests.test_train_script import RUN_FILES
+
+TINY = dict(width=4, precision="float32", verbose=0, batch_size=32, epochs=2, peak_epoch=1, range_test_steps=10)
+
+
+def event_scalars(folder):
+    """tag > [(step, value)] of every TensorBoard event file in `folder`."""
+    import tensorflow as tf
+
+    scalars = {}
+    for name in sorted(os.listdir(folder)):
+        assert name.startswith("events.out.tfevents."), name
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                scalars.setdefault(value.tag, []).append((event.step, number))
+    return scalars
+
+
+def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder, tmp_path):
+    runs = tmp_path / "runs"
+    result = train(data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False, **TINY)
+
+    run = runs / "lib"
+    assert isinstance(result, TrainResult) and result.run_path == str(run)
+    assert os.listdir(runs) == ["lib"]  # complete: no partial folder left
+    assert sorted(os.listdir(run)) == [name for name in RUN_FILES if name != "report"]
+    assert result.metrics == json.loads((run / "metrics.json").read_text())
+    assert result.history == json.loads((run / "history.json").read_text())
+    assert len(result.history["loss"]) == 2 and "test_accuracy_flip_tta" in result.metrics
+    assert (result.lr_min, result.lr_max) == (result.range_test.lr_min, result.range_test.lr_max)
+    assert result.lr_min < result.lr_max and result.report_path is None
+    assert result.config == dataclasses.replace(
+        TrainConfig(**TINY), data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False
+    )
+    config = json.loads((run / "config.json").read_text())
+    assert config["run_name"] == "lib" and config["lr_max_used"] == result.lr_max and config["tensorboard"] is True
+    # The model returned is the trained one: it gives the accuracy recorded.
+    from keras_s11.data import load_cifar10
+    from keras_s11.evaluation import accuracy, predict_probabilities
+
+    _, (x_test, y_test) = load_cifar10(image_folder)
+    assert accuracy(predict_probabilities(result.model, x_test), y_test) == pytest.approx(
+        result.metrics["test_accuracy"], abs=1e-6
+    )
+
+    # TensorBoard: per-epoch metrics and LR, validation, and the range-test curve, step by step.
+    logs = run / "tensorboard"
+    assert sorted(os.listdir(logs)) == ["lr_range_test", "train", "validation"]
+    train_logs, validation_logs = event_scalars(logs / "train"), event_scalars(logs / "validation")
+    lrs = json.loads((run / "lrs.json").read_text())
+    per_epoch = lrs["steps_per_epoch"]
+    assert [step for step, _ in train_logs["epoch_learning_rate"]] == [0, 1]
+    np.testing.assert_allclose(  # the LR in use at the end of each epoch
+        [value for _, value in train_logs["epoch_learning_rate"]],
+        [lrs["lrs"][per_epoch - 1], lrs["lrs"][-1]],
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose([v for _, v in train_logs["epoch_loss"]], result.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(
+        [v for _, v in validation_logs["epoch_accuracy"]], result.history["val_accuracy"], rtol=1e-5
+    )
+    curve = event_scalars(logs / "lr_range_test")
+    assert [step for step, _ in curve["range_test/loss"]] == list(range(10))
+    np.testing.assert_allclose([v for _, v in curve["range_test/loss"]], result.range_test.losses, rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in curve["range_test/learning_rate"]], result.range_test.lrs, rtol=1e-6)
+    assert curve["range_test/lr_max"] == [(0, pytest.approx(result.lr_max, rel=1e-6))]
+
+
+def test_no_tensorboard_writes_no_logs_and_given_lrs_skip_the_range_test(image_folder, tmp_path):
+    config = TrainConfig(data_dir=str(image_folder), out_dir=str(tmp_path / "runs"), run_name="quiet", **TINY)
+    result = train(config, tensorboard=False, report=False, tta=False, lr_min=0.01, lr_max=0.1)
+    assert result.range_test is None and (result.lr_min, result.lr_max) == (0.01, 0.1)
+    assert "tensorboard" not in os.listdir(result.run_path) and "lr_range_test.json" not in os.listdir(result.run_path)
+    assert "test_accuracy_flip_tta" not in result.metrics
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (
+            dict(peak_epoch=24, epochs=24),
+            "Argument `peak_epoch` must be < `epochs`. Received: peak_epoch=24, epochs=24",
+        ),
+        (dict(weight_decay=float("nan")), "`weight_decay` must be a finite number. Received: weight_decay=nan"),
+        (dict(momentum=float("inf")), "`momentum` must be a finite number"),
+        (dict(label_smoothing=float("nan")), "`label_smoothing` must be a finite number"),
+        (dict(lr_max=float("nan")), "`lr_max` must be a finite number > 0"),
+        (dict(momentum_cycle=(float("nan"), 0.8)), "`momentum_cycle` needs 1 > HIGH >= LOW >= 0"),
+        (dict(seed=2**32), "`seed` must be an integer in [0, 4294967295]"),
+        (dict(seed=-1), "`seed` must be an integer in [0, 4294967295]"),
+        (dict(epochs=2.5), "`epochs` must be an integer > 0"),
+        (dict(tta="no"), "`tta` must be True or False"),
+        (dict(run_name="a/b"), "`run_name` must be a plain folder name"),
+        (dict(schedule="triangle"), "`schedule` must be one of ('linear', 'cosine')"),
+        (dict(limit_train=100), "`limit_train` (100) must be >= `batch_size` (512)"),
+    ],
+)
+def test_settings_are_checked_and_named(settings, message):
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(**settings)
+    assert message in str(info.value)
+
+
+def test_train_checks_before_any_work(tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ConfigError, match="already exists; choose another `run_name`"):
+        train(out_dir=str(tmp_path), run_name="taken", data_dir=str(tmp_path / "nowhere"))
+    with pytest.raises(TypeError, match="epoch"):
+        train(epoch=3)
+    with pytest.raises(ConfigError, match="`peak_epoch` must be < `epochs`"):
+        train(TrainConfig(epochs=10), peak_epoch=10)
+    assert os.listdir(tmp_path) == ["taken"]
