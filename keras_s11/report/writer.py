@@ -63,14 +63,7 @@ def _run_figures(run):
                 "lr_range_test.png",
                 "LR range test",
                 "Loss and accuracy of each step as the LR grows; LRMIN and LRMAX as found.",
-                plot_lr_range_test(
-                    test["lrs"],
-                    test["losses"],
-                    test["smoothed_losses"],
-                    test.get("accuracies"),
-                    test.get("lr_min"),
-                    test.get("lr_max"),
-                ),
+                plot_lr_range_test(test),
             )
         )
     if run.lrs and run.lrs.get("lrs"):
