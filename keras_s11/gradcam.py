@@ -121,7 +121,8 @@ def check_images(model, images):
     """
     images = np.asarray(images)
     expected = tuple(model.input_shape[1:])
-    wanted = f"uint8 pixels 0..255 of shape (N, {', '.join(str(size) for size in expected)}), as load_cifar10 returns them"
+    shape = ", ".join(str(size) for size in expected)
+    wanted = f"uint8 pixels 0..255 of shape (N, {shape}), as load_cifar10 returns them"
     if images.dtype != np.uint8:
         values = ""
         if images.size and np.issubdtype(images.dtype, np.number):

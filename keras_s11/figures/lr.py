@@ -48,7 +48,8 @@ def plot_lr_range_test(
     >>> plot_lr_range_test(result).savefig("lr_range_test.png")
     """
     if _is_result(lrs):
-        given = [name for name, value in (("losses", losses), ("smoothed_losses", smoothed_losses)) if value is not None]
+        curves = (("losses", losses), ("smoothed_losses", smoothed_losses))
+        given = [name for name, value in curves if value is not None]
         if given:
             raise ValueError(
                 f"Pass either a range-test result or the curves, not both. Received: a {type(lrs).__name__} "
