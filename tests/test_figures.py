@@ -144,10 +144,26 @@ def test_training_curves_of_an_epoch_only_run_say_so():
     figure = plot_training_curves(HISTORY)
     train_loss, train_acc = figure.axes[:2]
     assert train_loss.get_title() == "Training loss per epoch"
-    assert train_loss.get_legend().get_title().get_text() == "steps not recorded"
+    assert train_loss.get_legend() is None and train_acc.get_legend() is None  # one line each, named by the title
     np.testing.assert_allclose(train_loss.get_lines()[0].get_ydata(), HISTORY["loss"])
     with pytest.raises(ValueError, match="val_accuracy"):
         plot_training_curves({"loss": [1.0], "accuracy": [0.5], "val_loss": [1.0]})
+
+
+def test_loss_axes_say_the_loss_includes_label_smoothing_and_l2():
+    from keras_s11.figures import describe_loss
+
+    assert describe_loss() == "loss (cross-entropy with\nlabel smoothing + L2 penalty)"
+    assert describe_loss(0.2, 5e-4) == "loss (cross-entropy with\nlabel smoothing 0.2 + L2 0.0005)"
+    assert describe_loss(0.2, 0) == "loss (cross-entropy with\nlabel smoothing 0.2)"
+    assert describe_loss(0, 5e-4) == "loss (cross-entropy\n+ L2 0.0005)"
+    assert describe_loss(0.0, 0) == "loss (cross-entropy)"
+    figure = plot_training_curves(HISTORY)
+    train_loss, _, test_loss, test_acc = figure.axes
+    assert train_loss.get_ylabel() == test_loss.get_ylabel() == describe_loss()
+    assert test_acc.get_ylabel() == "accuracy (%)"
+    labelled = plot_training_curves(HISTORY, loss_label=describe_loss(0.2, 5e-4))
+    assert labelled.axes[0].get_ylabel().endswith("label smoothing 0.2 + L2 0.0005)")
 
 
 def test_train_vs_test_accuracy_on_one_axis():
