@@ -32,9 +32,18 @@ class OneCycle(keras.callbacks.Callback):
         lrs: Learning rate set at each step, in order.
         momentums: Momentum set at each step (with `momentum_range`).
 
+    Reusing the callback: Keras tells a callback where a `fit` starts only
+    through the first `on_epoch_begin`, so that is where it decides. A `fit`
+    that starts at epoch 0 starts `lrs` and `momentums` afresh, so a reused
+    callback records only the new cycle. A `fit(..., initial_epoch=k)` with
+    `k > 0` is taken as resuming: the values of the steps of epochs `0..k-1`
+    are kept (for a callback whose `lrs` were restored from a backup) and any
+    later ones (an epoch interrupted midway) dropped, so that `lrs[i]` stays
+    the learning rate of step `i` of the cycle.
+
     Example:
 
-    >>> model.fit(train_ds, epochs=24, callbacks=[OneCycle(0.04, 0.4, epochs=24, peak_epoch=5)])
+    >>> model.fit(train_ds, epochs=24, shuffle=False, callbacks=[OneCycle(0.04, 0.4, epochs=24, peak_epoch=5)])
     """
 
     def __init__(
@@ -70,6 +79,7 @@ class OneCycle(keras.callbacks.Callback):
         self.momentum_range = momentum_range
         self.lrs = []
         self.momentums = []
+        self._first_epoch_of_fit = False
 
     def lr_at(self, epoch):
         """Learning rate at a fractional epoch."""
@@ -81,6 +91,7 @@ class OneCycle(keras.callbacks.Callback):
         return float(one_cycle(epoch, high, low, self.epochs, self.peak_epoch, self.mode))
 
     def on_train_begin(self, logs=None):
+        self._first_epoch_of_fit = True
         self._steps = self.steps_per_epoch or (self.params or {}).get("steps")
         if not self._steps:
             raise ValueError(
@@ -112,6 +123,10 @@ class OneCycle(keras.callbacks.Callback):
             self.momentums.append(momentum)
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch_of_fit:
+            self._first_epoch_of_fit = False
+            del self.lrs[epoch * self._steps :]  # all of them for a fit from epoch 0
+            del self.momentums[epoch * self._steps :]
         self._epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):

@@ -120,7 +120,7 @@ def make_strategy(name="auto", devices=None):
     >>> with strategy.scope():
     ...     model = build_model()
     ...     model.compile(optimizer=..., loss=...)
-    >>> model.fit(train_ds, epochs=24)
+    >>> model.fit(train_ds, epochs=24, shuffle=False)  # train_ds shuffles itself
     """
     import tensorflow as tf
 

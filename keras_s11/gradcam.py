@@ -57,8 +57,11 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
     Args:
         model: A Functional `keras.Model` taking normalised images (as the
             pipelines of `keras_s11.data` feed them) and ending in a softmax.
-        images: uint8 array `(N, H, W, 3)`; normalised here.
-        class_indices: Class to explain for each image, `(N,)`.
+        images: Raw pixels, uint8 array `(N, H, W, 3)` with `(H, W, 3)` the
+            model's input shape (as `keras_s11.data.load_cifar10` returns
+            them); normalised here. Normalised floats are refused.
+        class_indices: Class to explain for each image, `(N,)`, each in
+            `[0, number of classes)`.
         layer_names: Layers whose output feature maps are weighted.
         batch_size: Images per Grad-CAM batch.
 
@@ -68,7 +71,16 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
     Raises:
         LayerNameError: If a layer name is unknown (the message lists the
             valid ones).
-        ValueError: If `class_indices` does not match `images`.
+        ValueError: If `images` are not uint8 pixels of the model's input
+            shape, or `class_indices` does not match them; the message says
+            what is wanted and what was received.
+
+    Example:
+
+    >>> (_, _), (x_test, y_test) = load_cifar10("../shared/datasets/cifar10")
+    >>> heatmaps = gradcam_heatmaps(model, x_test[:8], y_test[:8], ["layer3"])
+    >>> heatmaps["layer3"].shape
+    (8, 32, 32)
     """
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
@@ -78,13 +90,8 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
 
     layer_names = list(layer_names)
     check_layer_names(model, layer_names)
-    images = np.asarray(images)
-    class_indices = np.asarray(class_indices, dtype=np.int64)
-    if images.ndim != 4 or class_indices.shape != (len(images),):
-        raise ValueError(
-            "Arguments must be images `(N, H, W, 3)` and `class_indices` `(N,)`. "
-            f"Received shapes: {images.shape} and {class_indices.shape}"
-        )
+    images = check_images(model, images)
+    class_indices = check_class_indices(model, class_indices, len(images))
     model = as_float32(model)
     gradcam = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
     heatmaps = {name: np.zeros(images.shape[:3], dtype=np.float32) for name in layer_names}
@@ -95,3 +102,58 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
             cam = gradcam(score, batch, penultimate_layer=name, seek_penultimate_conv_layer=False)
             heatmaps[name][start : start + len(cam)] = np.clip(np.reshape(cam, (len(cam), *images.shape[1:3])), 0, 1)
     return heatmaps
+
+
+def check_images(model, images):
+    """`images` as a NumPy array if they are uint8 pixels of the model's input shape.
+
+    Args:
+        model: The `keras.Model` to explain.
+        images: Candidate images.
+
+    Returns:
+        The images as a uint8 NumPy array `(N, H, W, 3)`.
+
+    Raises:
+        ValueError: If they are not uint8 or not of shape `(N, H, W, 3)` with
+            `(H, W, 3)` the model's input shape; the one-line message says
+            what is wanted and what was received (dtype, shape, value range).
+    """
+    images = np.asarray(images)
+    expected = tuple(model.input_shape[1:])
+    shape = ", ".join(str(size) for size in expected)
+    wanted = f"uint8 pixels 0..255 of shape (N, {shape}), as load_cifar10 returns them"
+    if images.dtype != np.uint8:
+        values = ""
+        if images.size and np.issubdtype(images.dtype, np.number):
+            values = f" with values in [{float(images.min()):.4g}, {float(images.max()):.4g}]"
+        hint = ""
+        if np.issubdtype(images.dtype, np.floating):
+            hint = "; pass the raw pixels, not normalised or rescaled floats: gradcam_heatmaps normalises them itself"
+        raise ValueError(
+            f"Argument `images` must be {wanted}. Received: dtype={images.dtype}, shape={images.shape}{values}{hint}"
+        )
+    if images.ndim != 4 or images.shape[1:] != expected:
+        raise ValueError(f"Argument `images` must be {wanted}. Received: shape={images.shape}")
+    return images
+
+
+def check_class_indices(model, class_indices, count):
+    """`class_indices` as an int64 array `(count,)` of valid classes of `model`.
+
+    Raises:
+        ValueError: If the shape or a value does not fit, naming both.
+    """
+    classes = np.asarray(class_indices)
+    num_classes = model.output_shape[-1]
+    if classes.shape != (count,) or not np.issubdtype(classes.dtype, np.integer):
+        raise ValueError(
+            f"Argument `class_indices` must hold one integer class per image, shape ({count},). "
+            f"Received: dtype={classes.dtype}, shape={classes.shape}"
+        )
+    if classes.size and (classes.min() < 0 or classes.max() >= num_classes):
+        raise ValueError(
+            f"Argument `class_indices` must be in [0, {num_classes}). "
+            f"Received: values in [{classes.min()}, {classes.max()}]"
+        )
+    return classes.astype(np.int64)

@@ -5,8 +5,6 @@ import warnings
 
 import numpy as np
 
-from keras_s11.callbacks.lr_range_test import LRRangeTest
-
 LR_RULE = (
     "LRMAX = the LR at the lowest smoothed loss before the smoothed loss first rises "
     "5 % above its running minimum; LRMIN = the first LR at which the smoothed loss has "
@@ -20,7 +18,10 @@ class LRRangeWarning(UserWarning):
 
 @dataclasses.dataclass
 class LRRangeResult:
-    """Curves of an LR range test and the learning rates suggested from them."""
+    """Curves of an LR range test and the learning rates suggested from them.
+
+    `plot()` draws them (`keras_s11.figures.plot_lr_range_test`).
+    """
 
     lrs: list
     losses: list
@@ -33,6 +34,16 @@ class LRRangeResult:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def plot(self):
+        """The range-test figure: `keras_s11.figures.plot_lr_range_test(self)`.
+
+        Returns:
+            A `matplotlib.figure.Figure`.
+        """
+        from keras_s11.figures.lr import plot_lr_range_test
+
+        return plot_lr_range_test(self)
 
 
 def _lowest_before_rise(smoothed, rise):
@@ -135,6 +146,8 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
     Returns:
         An `LRRangeResult`.
     """
+    from keras_s11.callbacks.lr_range_test import LRRangeTest
+
     test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, **kwargs)
     model.fit(dataset.repeat(), steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
     lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)

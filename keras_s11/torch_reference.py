@@ -8,9 +8,7 @@ are those of the original assignment (`prep.0.weight`, `layer1.res.bn1.*`,
 
 Example:
 
->>> from safetensors.torch import load_file
->>> model = ResNet9().eval()
->>> model.load_state_dict(load_file("export/model.safetensors"))
+>>> model = ResNet9.from_safetensors("export/model.safetensors")  # width and classes from the file
 >>> probabilities = model(images_nchw).softmax(dim=1)
 """
 
@@ -66,6 +64,32 @@ class ResNet9(nn.Module):
         num_classes: Number of classes.
         width: Channels of the PrepLayer (64 in the assignment).
     """
+
+    @classmethod
+    def from_safetensors(cls, path):
+        """The module of the width and classes a `scripts/export.py` file records, loaded, in eval mode.
+
+        Reads `width` and `num_classes` from the file's metadata (files
+        written before these were recorded: from the weights' shapes), then
+        loads the weights with `strict=True`.
+
+        Args:
+            path: A `model.safetensors` written by `scripts/export.py`.
+
+        Returns:
+            A `ResNet9` in eval mode.
+        """
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(path, framework="pt") as file:
+            metadata = file.metadata() or {}
+        state = load_file(path)
+        width = int(metadata.get("width", state["prep.0.weight"].shape[0]))
+        num_classes = int(metadata.get("num_classes", state["fc.weight"].shape[0]))
+        module = cls(num_classes=num_classes, width=width)
+        module.load_state_dict(state, strict=True)
+        return module.eval()
 
     def __init__(self, num_classes=10, width=64):
         super().__init__()

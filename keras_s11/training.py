@@ -218,11 +218,11 @@ def _load_data(config):
     from keras_s11.data import DataError, holdout_split, load_cifar10
 
     try:
-        (x_train, y_train), (x_test, y_test) = load_cifar10(config.data_dir)
+        (x_train, y_train), (x_test, y_test) = load_cifar10(
+            config.data_dir, limit_train=config.limit_train, limit_test=config.limit_test, seed=config.seed
+        )
     except DataError as error:
         raise TrainingError(str(error)) from None
-    x_train, y_train = random_subset(x_train, y_train, config.limit_train, config.seed)
-    x_test, y_test = random_subset(x_test, y_test, config.limit_test, config.seed)
     held = None
     if config.holdout is not None:
         if config.holdout >= len(x_train):
@@ -233,14 +233,6 @@ def _load_data(config):
     kept = f", {len(held[0])} held out for validation" if held else ""
     print(f"Data: {len(x_train)} training{kept} and {len(x_test)} test images from {config.data_dir or 'tfds'}")
     return (x_train, y_train), (x_test, y_test), held
-
-
-def random_subset(images, labels, limit, seed):
-    """A seeded random subset of `limit` examples (all of them if `limit` is None)."""
-    if limit is None or limit >= len(images):
-        return images, labels
-    keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
-    return images[keep], labels[keep]
 
 
 def _make_strategy(name):

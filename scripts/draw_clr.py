@@ -8,28 +8,27 @@ temporary name and renamed when complete; an existing file is kept unless
 --overwrite is given.
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int, quiet_tensorflow  # noqa: E402
 
 
 def parse_args(argv=None):
     from keras_s11.clr import CLR_MODES
 
-    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--lr-min", type=positive_float, default=0.001, help="lower bound (base LR)")
     parser.add_argument("--lr-max", type=positive_float, default=0.006, help="upper bound (max LR)")
     parser.add_argument("--step-size", type=positive_int, default=2000, help="iterations in half a cycle")
     parser.add_argument("--cycles", type=positive_int, default=3, help="number of full cycles drawn")
-    parser.add_argument("--mode", choices=CLR_MODES, default="triangular")
+    parser.add_argument("--mode", choices=CLR_MODES, default="triangular", help="Smith's policy")
     parser.add_argument("--gamma", type=positive_float, default=0.99994, help="decay per iteration of exp_range")
-    parser.add_argument("--out", default="clr.png", help="output file, .png, .svg or .pdf (default: clr.png)")
+    parser.add_argument("--out", default="clr.png", help="output file, .png, .svg or .pdf")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    parser.add_argument("--dpi", type=positive_int, default=110)
+    parser.add_argument("--dpi", type=positive_int, default=110, help="resolution of a .png")
     args = parser.parse_args(argv)
     if args.lr_min >= args.lr_max:
         fail(f"--lr-min must be < --lr-max (got {args.lr_min} and {args.lr_max})")
@@ -39,6 +38,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    quiet_tensorflow()  # before anything imports TensorFlow
     args = parse_args(argv)
     from keras_s11.figures.saving import figure_format
 

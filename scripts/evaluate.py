@@ -9,32 +9,30 @@ run's LR range test, LR schedule, training curves, configuration and found
 LRs. The folder appears complete or not at all, and is never overwritten.
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_int  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_int, quiet_tensorflow  # noqa: E402
 
 DEFAULT_LAYERS = ("layer1", "layer2", "layer3")
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="a .keras file (e.g. runs/RUN/model.keras)")
     parser.add_argument("--data-dir", help="class folders, cifar-10-batches-py or its .tar.gz (default: tfds)")
     parser.add_argument("--out", help="report folder to create (default: report/ next to the model)")
-    parser.add_argument(
-        "--layers", nargs="+", default=list(DEFAULT_LAYERS), help="Grad-CAM layers (default: layer1 layer2 layer3)"
-    )
+    parser.add_argument("--layers", nargs="+", default=list(DEFAULT_LAYERS), help="Grad-CAM layers")
     parser.add_argument("--gradcam-images", type=positive_int, default=8, help="misclassified images for Grad-CAM")
     parser.add_argument("--misclassified-images", type=positive_int, default=25, help="images in the mistakes grid")
-    parser.add_argument("--batch-size", type=positive_int, default=512)
+    parser.add_argument("--batch-size", type=positive_int, default=512, help="images per prediction batch")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
+    quiet_tensorflow()  # before anything imports TensorFlow
     args = parse_args(argv)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "report")
     if os.path.exists(out):

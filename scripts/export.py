@@ -7,13 +7,12 @@ installed) and compared with the Keras model; parity.json holds the figures.
 The output folder appears only when every check has passed.
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int, quiet_tensorflow  # noqa: E402
 from keras_s11.export.defaults import (  # noqa: E402
     DEFAULT_OPSET,
     DEFAULT_PARITY_IMAGES,
@@ -23,7 +22,7 @@ from keras_s11.export.defaults import (  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="a .keras file, e.g. runs/NAME/model.keras")
     parser.add_argument("--out", required=True, help="output folder (must not exist unless --overwrite)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out once the new export is complete")
@@ -33,13 +32,14 @@ def parse_args(argv=None):
         action="store_true",
         help="inputs are raw uint8 pixels (0..255); the model normalises them itself",
     )
-    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS), help="default: all")
-    parser.add_argument(
-        "--opset", type=positive_int, default=DEFAULT_OPSET, help=f"ONNX opset (default: {DEFAULT_OPSET})"
-    )
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS), help="artefacts to write")
+    parser.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset")
     parser.add_argument("--data-dir", help="CIFAR-10 source for the parity images (default: synthetic images)")
     parser.add_argument(
-        "--parity-images", type=positive_int, default=DEFAULT_PARITY_IMAGES, help=f"default: {DEFAULT_PARITY_IMAGES}"
+        "--parity-images",
+        type=positive_int,
+        default=DEFAULT_PARITY_IMAGES,
+        help="test images each artefact is compared on with the Keras model",
     )
     parser.add_argument(
         "--tolerance", type=positive_float, default=DEFAULT_TOLERANCE, help="largest allowed |p - p_keras|"
@@ -48,11 +48,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    quiet_tensorflow()  # before anything imports TensorFlow
     args = parse_args(argv)
     out = os.path.abspath(args.out)
     if os.path.exists(out) and not args.overwrite:
         fail(f"output folder {out} already exists; pass --overwrite to replace it")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from keras_s11.data import DataError
     from keras_s11.export import ExportError, ParityError, export_model
     from keras_s11.saving import ModelFileError

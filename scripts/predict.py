@@ -7,7 +7,6 @@ model's input layout and normalisation are read from the ONNX metadata that
 scripts/export.py writes. TensorFlow is never imported.
 """
 
-import argparse
 import os
 import sys
 
@@ -15,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_int  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_int, quiet_tensorflow  # noqa: E402
 from keras_s11.serving import (  # noqa: E402
     ImageError,
     OnnxClassifier,
@@ -26,15 +25,16 @@ from keras_s11.serving import (  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (32x32 RGB unless --resize)")
     parser.add_argument("--model", required=True, help="model.onnx written by scripts/export.py")
     parser.add_argument("--resize", action="store_true", help="convert other sizes and modes to 32x32 RGB (bicubic)")
-    parser.add_argument("--top-k", type=positive_int, default=1, help="classes to print per image (default: 1)")
+    parser.add_argument("--top-k", type=positive_int, default=1, help="classes to print per image")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
+    quiet_tensorflow()  # before anything imports TensorFlow
     args = parse_args(argv)
     try:
         classifier = OnnxClassifier(args.model)

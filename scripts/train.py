@@ -24,7 +24,7 @@ import sys
 # This checkout's keras_s11, whether or not (or whichever copy) it is installed.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, quiet_tensorflow  # noqa: E402
 from keras_s11.config import ConfigError, TrainConfig  # noqa: E402
 
 SETTINGS = {field.name: field for field in dataclasses.fields(TrainConfig)}
@@ -57,7 +57,7 @@ def as_flags(message):
 
 def build_parser():
     """The flags of every `TrainConfig` field, grouped, with its default and help."""
-    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     groups = {}
     for field in SETTINGS.values():
         meta = field.metadata
@@ -104,6 +104,7 @@ def interrupted(error):
 
 
 def main(argv=None):
+    quiet_tensorflow()  # before anything imports TensorFlow
     config = parse_args(argv)
     from keras_s11.training import ReportNotWritten, TrainingDiverged, TrainingError, TrainingInterrupted, train
 

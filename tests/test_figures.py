@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -31,6 +33,64 @@ def test_range_test_figure_has_log_axes_and_marks_the_found_lrs():
 def test_range_test_figure_without_accuracy_has_one_axis():
     figure = plot_lr_range_test([0.1, 0.2], [1.0, 0.9], [1.0, 0.95], accuracies=[None, None])
     assert len(figure.axes) == 1
+
+
+def range_result(**changes):
+    from keras_s11.lr_finder import LRRangeResult
+
+    lrs = list(np.geomspace(1e-3, 1, 20))
+    losses = list(np.linspace(2.5, 1.5, 20))
+    fields = dict(lrs=lrs, losses=losses, smoothed_losses=losses, accuracies=[0.1] * 20, lr_min=0.01, lr_max=0.1)
+    return LRRangeResult(**{**fields, "diverged": False, **changes})
+
+
+def drawn(figure):
+    """What a range-test figure shows: per axis its title and lines, and the legend labels of the loss axis."""
+    lines = [[(tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.get_lines()] for ax in figure.axes]
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    return [ax.get_title() for ax in figure.axes], lines, labels
+
+
+def test_range_test_figure_takes_the_result_in_one_piece():
+    result = range_result()
+    expected = drawn(
+        plot_lr_range_test(result.lrs, result.losses, result.smoothed_losses, result.accuracies, 0.01, 0.1)
+    )
+    for figure in (
+        plot_lr_range_test(result),
+        result.plot(),
+        plot_lr_range_test(result.to_dict()),
+        plot_lr_range_test(**result.to_dict()),
+    ):
+        assert drawn(figure) == expected
+        assert "Rule: LRMAX = the LR at the lowest" in figure.get_supxlabel()
+    assert "diverged" in plot_lr_range_test(range_result(diverged=True)).axes[0].get_title()
+
+
+def test_range_test_figure_takes_the_callback_and_refuses_mixed_arguments():
+    from keras_s11.callbacks import LRRangeTest
+
+    test = LRRangeTest(1e-3, 1.0, num_steps=3)
+    test.lrs, test.losses, test.smoothed_losses, test.accuracies = [0.001, 0.03, 1.0], [2, 1, 3], [2, 1.5, 2], [0.1] * 3
+    title, lines, labels = drawn(plot_lr_range_test(test))
+    assert lines[0][1] == ((0.001, 0.03, 1.0), (2, 1.5, 2)) and labels == ["loss of each step", "smoothed loss"]
+    with pytest.raises(ValueError, match="not both"):
+        plot_lr_range_test(range_result(), [1.0] * 20, [1.0] * 20)
+    with pytest.raises(ValueError, match="without losses, smoothed_losses"):
+        plot_lr_range_test({"lrs": [0.1]})
+    with pytest.raises(ValueError, match="same length. Received lengths: 2, 1, 2"):
+        plot_lr_range_test([0.1, 0.2], [1.0], [1.0, 0.9])
+
+
+def test_range_test_figure_warns_when_lrmax_is_the_first_lr():
+    from keras_s11.lr_finder import LRRangeWarning
+
+    with pytest.warns(LRRangeWarning, match=r"LRMAX \(0.001\) is the first LR.*trained already"):
+        figure = plot_lr_range_test(range_result(lr_min=1e-3, lr_max=1e-3))
+    assert "LRMAX at the first LR" in figure.axes[0].get_title()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_lr_range_test(range_result())  # LRMAX further along: no warning
 
 
 HISTORY = {
@@ -84,10 +144,26 @@ def test_training_curves_of_an_epoch_only_run_say_so():
     figure = plot_training_curves(HISTORY)
     train_loss, train_acc = figure.axes[:2]
     assert train_loss.get_title() == "Training loss per epoch"
-    assert train_loss.get_legend().get_title().get_text() == "steps not recorded"
+    assert train_loss.get_legend() is None and train_acc.get_legend() is None  # one line each, named by the title
     np.testing.assert_allclose(train_loss.get_lines()[0].get_ydata(), HISTORY["loss"])
     with pytest.raises(ValueError, match="val_accuracy"):
         plot_training_curves({"loss": [1.0], "accuracy": [0.5], "val_loss": [1.0]})
+
+
+def test_loss_axes_say_the_loss_includes_label_smoothing_and_l2():
+    from keras_s11.figures import describe_loss
+
+    assert describe_loss() == "loss (cross-entropy with\nlabel smoothing + L2 penalty)"
+    assert describe_loss(0.2, 5e-4) == "loss (cross-entropy with\nlabel smoothing 0.2 + L2 0.0005)"
+    assert describe_loss(0.2, 0) == "loss (cross-entropy with\nlabel smoothing 0.2)"
+    assert describe_loss(0, 5e-4) == "loss (cross-entropy\n+ L2 0.0005)"
+    assert describe_loss(0.0, 0) == "loss (cross-entropy)"
+    figure = plot_training_curves(HISTORY)
+    train_loss, _, test_loss, test_acc = figure.axes
+    assert train_loss.get_ylabel() == test_loss.get_ylabel() == describe_loss()
+    assert test_acc.get_ylabel() == "accuracy (%)"
+    labelled = plot_training_curves(HISTORY, loss_label=describe_loss(0.2, 5e-4))
+    assert labelled.axes[0].get_ylabel().endswith("label smoothing 0.2 + L2 0.0005)")
 
 
 def test_train_vs_test_accuracy_on_one_axis():

@@ -1,3 +1,5 @@
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -58,3 +60,34 @@ def test_unknown_layer_is_named_and_the_valid_ones_listed(model):
     assert "'layer9'" in message and "layer1, " in message and "layer3" in message and "\n" not in message
     with pytest.raises(LayerNameError, match="valid layer names"):
         gradcam_heatmaps(model, make_images(1), [0], ["fc"])
+
+
+def test_normalised_float_images_are_refused_with_what_is_wanted(model):
+    from keras_s11.data import normalize
+
+    images = make_images(2)
+    for wrong in (normalize(images), images.astype("float32") / 255):
+        with pytest.raises(ValueError) as info:
+            gradcam_heatmaps(model, wrong, [0, 1])
+        message = str(info.value)
+        assert "uint8 pixels 0..255 of shape (N, 32, 32, 3)" in message and "dtype=float32" in message
+        assert "not normalised or rescaled floats" in message and "\n" not in message
+    with pytest.raises(ValueError, match=r"values in \[0, 255\]"):
+        gradcam_heatmaps(model, images.astype("int64"), [0, 1])
+
+
+@pytest.mark.parametrize("shape", [(2, 28, 28, 3), (2, 32, 32), (32, 32, 3)])
+def test_images_of_another_shape_are_refused(model, shape):
+    images = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError, match=r"of shape \(N, 32, 32, 3\).*Received: shape=" + re.escape(str(shape))):
+        gradcam_heatmaps(model, images, [0, 1])
+
+
+def test_class_indices_must_fit_the_images_and_the_model(model):
+    images = make_images(2)
+    with pytest.raises(ValueError, match=r"shape \(2,\)\. Received: dtype=int64, shape=\(3,\)"):
+        gradcam_heatmaps(model, images, [0, 1, 2])
+    with pytest.raises(ValueError, match=r"in \[0, 10\)\. Received: values in \[3, 10\]"):
+        gradcam_heatmaps(model, images, [3, 10])
+    with pytest.raises(ValueError, match="one integer class per image"):
+        gradcam_heatmaps(model, images, [0.0, 1.0])

@@ -1,5 +1,6 @@
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -216,3 +217,20 @@ def test_an_unbuilt_optimizer_keeps_its_initial_state_not_zeros():
     before = [np.array(w) for w in model.get_weights()]
     model.fit(ds, epochs=1, verbose=0)  # training still updates the weights afterwards
     assert not np.allclose(before[0], model.get_weights()[0])
+
+
+def test_range_test_on_the_training_pipeline_triggers_no_shuffle_warning():
+    """Keras warns "`shuffle=True` was passed" for a tf.data.Dataset unless `fit` gets `shuffle=False`."""
+    from keras_s11.data import make_train_dataset
+    from tests.conftest import make_images
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    train_ds = make_train_dataset(make_images(64), np.arange(64) % 10, batch_size=32, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        find_lr_range(model, train_ds, 1e-3, 1.0, num_steps=3, verbose=0)
+        model.fit(train_ds, epochs=1, verbose=0)  # Keras's default shuffle=True: the warning this test looks for
+    messages = [str(warning.message) for warning in caught]
+    assert sum("`shuffle=True` was passed" in message for message in messages) == 1, messages

@@ -46,6 +46,20 @@ def test_callback_sets_and_records_the_lr_of_every_step():
     np.testing.assert_allclose(history.history["learning_rate"], [expected[3], expected[7], expected[11]], rtol=1e-6)
 
 
+def test_a_reused_callback_starts_afresh_unless_the_fit_resumes():
+    ds, _, _ = tiny_dataset(batches=4)
+    cycle = OneCycle(0.1, 1.0, epochs=3, peak_epoch=1)
+    model = tiny_model()
+    model.fit(ds, epochs=3, callbacks=[cycle], verbose=0)
+    first = list(cycle.lrs)
+    model.fit(ds, epochs=3, callbacks=[cycle], verbose=0)  # a second cycle from epoch 0
+    assert len(first) == 12 and cycle.lrs == first
+    # Resuming at epoch 2 from restored values that include half of an interrupted epoch:
+    cycle.lrs = first[:8] + [99.0, 99.0]
+    model.fit(ds, epochs=3, initial_epoch=2, callbacks=[cycle], verbose=0)
+    assert cycle.lrs == first
+
+
 def test_schedule_and_callback_share_one_formula():
     schedule = OneCycleSchedule(0.04, 0.4, steps_per_epoch=97)
     cycle = OneCycle(0.04, 0.4)

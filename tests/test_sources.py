@@ -101,3 +101,45 @@ def test_tfds_path_returns_uint8_arrays(monkeypatch, tmp_path):
         (x_train, y_train), (x_test, y_test) = sources.load_tfds(tfds_data_dir=str(tmp_path))
     assert x_train.shape == (7, 32, 32, 3) and x_train.dtype == np.uint8
     assert y_train.dtype == np.int32 and x_test.shape == (7, 32, 32, 3)
+
+
+def test_subset_option_of_class_folders_decodes_only_the_kept_images(image_folder, monkeypatch):
+    (x_all, y_all), (x_test_all, y_test_all) = load_cifar10(image_folder)
+    decoded = []
+    read_image = sources._read_image
+    monkeypatch.setattr(sources, "_read_image", lambda path: decoded.append(path) or read_image(path))
+    (x_train, y_train), (x_test, y_test) = load_cifar10(image_folder, limit_train=25, limit_test=7, seed=3)
+    assert len(decoded) == 25 + 7
+    # The subset train.py's --limit-train has always drawn: sorted first `limit` of a seeded permutation.
+    keep_train = np.sort(np.random.default_rng(3).permutation(120)[:25])
+    keep_test = np.sort(np.random.default_rng(3).permutation(40)[:7])
+    np.testing.assert_array_equal(x_train, x_all[keep_train])
+    np.testing.assert_array_equal(y_train, y_all[keep_train])
+    np.testing.assert_array_equal(x_test, x_test_all[keep_test])
+    np.testing.assert_array_equal(y_test, y_test_all[keep_test])
+    (again, _), _ = load_cifar10(image_folder, limit_train=25, seed=3)
+    (other, _), (whole_test, _) = load_cifar10(image_folder, limit_train=25, seed=4)
+    np.testing.assert_array_equal(again, x_train)
+    assert not np.array_equal(other, x_train)
+    assert len(whole_test) == 40  # limit_test None: every test image
+
+
+def test_subset_option_of_the_batches_and_limits_past_the_size(tmp_path):
+    from keras_s11.data import random_subset
+
+    write_batches(tmp_path / "cifar-10-batches-py")
+    (x_all, y_all), test_all = load_cifar10(tmp_path)
+    (x_train, y_train), test = load_cifar10(tmp_path, limit_train=10, limit_test=100, seed=1)
+    keep = np.sort(np.random.default_rng(1).permutation(30)[:10])
+    np.testing.assert_array_equal(x_train, x_all[keep])
+    np.testing.assert_array_equal(y_train, y_all[keep])
+    np.testing.assert_array_equal(test[0], test_all[0])  # 100 > 6 test images: all kept
+    assert random_subset(x_all, y_all, 10, seed=1)[0].tolist() == x_train.tolist()
+
+
+@pytest.mark.parametrize(
+    "limits, message", [({"limit_train": 0}, "limit_train=0"), ({"limit_test": 2.5}, "limit_test=2.5")]
+)
+def test_subset_option_refuses_a_limit_that_is_not_a_positive_integer(tmp_path, limits, message):
+    with pytest.raises(ValueError, match=f"must be a positive integer or None. Received: {message}"):
+        load_cifar10(tmp_path / "does-not-matter", **limits)  # checked before any loading

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from safetensors import safe_open
 from safetensors.numpy import load_file
 
 from keras_s11.data import normalize
@@ -103,14 +104,30 @@ def test_state_dict_in_pytorch_matches_keras(tmp_path):
     keras_model = save_randomized_model(path, seed=5)
     report = export_model(path, tmp_path / "export", formats=("state_dict",), parity_count=16)
     assert report["artefacts"]["model.safetensors"]["passed"]
-    module = ResNet9(width=4)
-    module.load_state_dict(load_torch_file(tmp_path / "export" / "model.safetensors"), strict=True)
-    module.eval()
+    with safe_open(tmp_path / "export" / "model.safetensors", framework="numpy") as file:
+        metadata = file.metadata()
+    assert metadata["width"] == "4" and metadata["num_classes"] == "10"
+    module = ResNet9.from_safetensors(tmp_path / "export" / "model.safetensors")  # width 4 from the metadata
+    assert not module.training and module.prep[0].out_channels == 4
+    by_hand = ResNet9(width=4)
+    by_hand.load_state_dict(load_torch_file(tmp_path / "export" / "model.safetensors"), strict=True)
+    assert all(torch.equal(a, b) for a, b in zip(module.state_dict().values(), by_hand.state_dict().values()))
     images = make_images(6, seed=7)
     nchw = torch.from_numpy(np.ascontiguousarray(normalize(images).numpy().transpose(0, 3, 1, 2)))
     with torch.no_grad():
         probabilities = module(nchw).softmax(dim=1).numpy()
     np.testing.assert_allclose(probabilities, keras_model.predict(normalize(images).numpy(), verbose=0), atol=1e-4)
+
+
+def test_reference_module_is_built_from_the_weights_of_a_file_without_metadata(tmp_path):
+    pytest.importorskip("torch")
+    from keras_s11.torch_reference import ResNet9
+
+    state = torch_state_dict(randomized_model(width=8))
+    save_state_dict(state, tmp_path / "old.safetensors")  # no width or num_classes recorded
+    module = ResNet9.from_safetensors(tmp_path / "old.safetensors")
+    assert module.prep[0].out_channels == 8 and module.fc.out_features == 10
+    np.testing.assert_array_equal(module.fc.bias.detach().numpy(), state["fc.bias"])
 
 
 def test_export_without_torch_still_writes_and_reads_back_the_state_dict(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from keras_s11.data.sources import (
     load_image_folder,
     load_tfds,
 )
+from keras_s11.data.subset import random_subset
 
 _LAZY = {
     "Cutout": "keras_s11.data.augment",
@@ -51,6 +52,7 @@ __all__ = [
     "make_resumable_train_dataset",
     "make_train_dataset",
     "normalize",
+    "random_subset",
     "safe_loads",
 ]
 

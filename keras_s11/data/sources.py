@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_s11.classes import CIFAR10_CLASSES
 from keras_s11.data.safe_pickle import safe_loads
+from keras_s11.data.subset import random_subset, subset_indices
 
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -20,7 +21,7 @@ class DataError(ValueError):
     """Raised when a data source is missing, incomplete or malformed."""
 
 
-def load_cifar10(data_dir=None, class_names=CIFAR10_CLASSES):
+def load_cifar10(data_dir=None, class_names=CIFAR10_CLASSES, *, limit_train=None, limit_test=None, seed=0):
     """Loads CIFAR-10 as uint8 arrays from whichever source `data_dir` holds.
 
     Args:
@@ -29,6 +30,12 @@ def load_cifar10(data_dir=None, class_names=CIFAR10_CLASSES):
             a `cifar-10-batches-py` folder (or a folder containing one); or the
             official `cifar-10-python.tar.gz` archive.
         class_names: Class folder names in label order (folder source only).
+        limit_train: Keep a seeded random subset of this many training
+            images (`None`: all), as `scripts/train.py --limit-train`. From
+            class folders only the kept images are decoded.
+        limit_test: The same for the test images (`--limit-test`).
+        seed: Seed of the subsets; the same arguments always give the same
+            images, in their original order.
 
     Returns:
         `((x_train, y_train), (x_test, y_test))`: images as uint8 arrays of
@@ -36,7 +43,27 @@ def load_cifar10(data_dir=None, class_names=CIFAR10_CLASSES):
 
     Raises:
         DataError: If the source is missing, incomplete or malformed.
+        ValueError: If `limit_train` or `limit_test` is not a positive
+            integer or `None`.
+
+    Example:
+
+    >>> (x_train, y_train), (x_test, y_test) = load_cifar10("../shared/datasets/cifar10", limit_train=5000)
+    >>> x_train.shape
+    (5000, 32, 32, 3)
     """
+    subset_indices(0, limit_train, name="limit_train")  # checks the arguments before any loading
+    subset_indices(0, limit_test, name="limit_test")
+    (x_train, y_train), (x_test, y_test) = _load(data_dir, class_names, limit_train, limit_test, seed)
+    # Class folders decode only the subsets already; for them this keeps everything.
+    return (
+        random_subset(x_train, y_train, limit_train, seed, name="limit_train"),
+        random_subset(x_test, y_test, limit_test, seed, name="limit_test"),
+    )
+
+
+def _load(data_dir, class_names, limit_train=None, limit_test=None, seed=0):
+    """Both splits from whichever source `data_dir` holds; class folders decode only the subsets."""
     if data_dir is None:
         return load_tfds()
     data_dir = os.fspath(data_dir)
@@ -51,8 +78,8 @@ def load_cifar10(data_dir=None, class_names=CIFAR10_CLASSES):
             return load_cifar10_batches(candidate)
     if os.path.isdir(os.path.join(data_dir, "train")):
         return (
-            load_image_folder(os.path.join(data_dir, "train"), class_names),
-            load_image_folder(os.path.join(data_dir, "test"), class_names),
+            load_image_folder(os.path.join(data_dir, "train"), class_names, limit=limit_train, seed=seed),
+            load_image_folder(os.path.join(data_dir, "test"), class_names, limit=limit_test, seed=seed),
         )
     raise DataError(
         f"{data_dir} holds no CIFAR-10: expected train/ and test/ class folders, "
@@ -96,12 +123,16 @@ def _read_image(path):
     return array
 
 
-def load_image_folder(folder, class_names=CIFAR10_CLASSES):
+def load_image_folder(folder, class_names=CIFAR10_CLASSES, limit=None, seed=0):
     """Loads `folder/<class>/*.{jpg,png}` as uint8 arrays.
 
     Args:
         folder: A folder with exactly one sub-folder per class.
         class_names: Sub-folder names in label order.
+        limit: Decode only a seeded random subset of this many images
+            (`None`: all); the same subset as `random_subset` draws from
+            the whole folder.
+        seed: Seed of the subset.
 
     Returns:
         `(images, labels)`: uint8 `(N, 32, 32, 3)` and int32 `(N,)`.
@@ -139,6 +170,8 @@ def load_image_folder(folder, class_names=CIFAR10_CLASSES):
             raise DataError(f"class folder {class_dir} holds no images")
         paths.extend(os.path.join(class_dir, f) for f in files)
         labels.extend([label] * len(files))
+    keep = subset_indices(len(paths), limit, seed)
+    paths, labels = [paths[i] for i in keep], [labels[i] for i in keep]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         images = list(pool.map(_read_image, paths, chunksize=256))
     return np.stack(images), np.asarray(labels, dtype=np.int32)

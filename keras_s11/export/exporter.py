@@ -8,6 +8,7 @@ from keras_s11.export.parity import DEFAULT_TOLERANCE, check, compare, parity_im
 from keras_s11.export.saved_model import export_saved_model, saved_model_probabilities
 from keras_s11.export.signature import ExportError, make_input_spec
 from keras_s11.export.state_dict import (
+    architecture_metadata,
     check_state_dict_file,
     logit_scale,
     save_state_dict,
@@ -79,8 +80,12 @@ def _state_dict(model, run, spec, images, reference, tolerance, opset):
     from keras_s11.serving import prepare_inputs
 
     path, scale = run.file(STATE_DICT_FILE), logit_scale(model)
-    metadata = {"module": "keras_s11.torch_reference.ResNet9", "logit_scale_folded_into_fc": repr(scale)}
     state = torch_state_dict(model)
+    metadata = {
+        "module": "keras_s11.torch_reference.ResNet9",
+        **architecture_metadata(state),
+        "logit_scale_folded_into_fc": repr(scale),
+    }
     save_state_dict(state, path, metadata)
     check_state_dict_file(path, state)
     entry = {"logit_scale_folded_into_fc": scale}

@@ -95,6 +95,15 @@ def torch_state_dict(model):
     return state
 
 
+def architecture_metadata(state):
+    """`{"width": ..., "num_classes": ...}` of a state dict, as strings for the safetensors header.
+
+    `keras_s11.torch_reference.ResNet9.from_safetensors` builds the module
+    from them.
+    """
+    return {"width": str(state["prep.0.weight"].shape[0]), "num_classes": str(state["fc.weight"].shape[0])}
+
+
 def save_state_dict(state, path, metadata=None):
     """Writes a state dict of NumPy arrays as safetensors, atomically.
 
@@ -148,14 +157,12 @@ def torch_probabilities(path, images_nchw, num_classes=10, batch_size=256):
         float32 array `(N, num_classes)` of softmax probabilities (eval mode).
     """
     import torch
-    from safetensors.torch import load_file
 
     from keras_s11.torch_reference import ResNet9
 
-    state = load_file(path)
-    module = ResNet9(num_classes=num_classes, width=state["prep.0.weight"].shape[0])
-    module.load_state_dict(state, strict=True)
-    module.eval()
+    module = ResNet9.from_safetensors(path)
+    if module.fc.out_features != num_classes:
+        raise ExportError(f"{path} holds a module of {module.fc.out_features} classes, expected {num_classes}")
     outputs = []
     with torch.no_grad():
         for start in range(0, len(images_nchw), batch_size):

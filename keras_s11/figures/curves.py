@@ -19,12 +19,40 @@ def _check_history(history, keys):
         raise ValueError(f"Argument `history` lacks {missing}. Received keys: {sorted(history)}")
 
 
-def plot_training_curves(history, step_history=None, steps_per_epoch=None):
+def describe_loss(label_smoothing=None, weight_decay=None):
+    """The y-axis label of a loss curve: what Keras's `loss` and `val_loss` sum.
+
+    Both hold the compiled loss (with its label smoothing) plus the L2
+    penalty of the kernel regularisers, so they are above the plain
+    cross-entropy. `None` means "as `scripts/train.py` compiles, value not
+    known"; 0 leaves the term out.
+
+    Args:
+        label_smoothing: Label smoothing of the loss.
+        weight_decay: L2 weight decay of the regularisers.
+
+    Returns:
+        A string of one or two lines.
+    """
+    smoothing = ""
+    if label_smoothing is None or label_smoothing:
+        smoothing = "label smoothing" if label_smoothing is None else f"label smoothing {label_smoothing:g}"
+    penalty = ""
+    if weight_decay is None or weight_decay:
+        penalty = "+ L2 penalty" if weight_decay is None else f"+ L2 {weight_decay:g}"
+    if smoothing:
+        return f"loss (cross-entropy with\n{smoothing}{' ' + penalty if penalty else ''})"
+    return f"loss (cross-entropy\n{penalty})" if penalty else "loss (cross-entropy)"
+
+
+def plot_training_curves(history, step_history=None, steps_per_epoch=None, loss_label=None):
     """Training loss and accuracy (top), test loss and accuracy (bottom), 2x2.
 
     Training values are drawn per step when `step_history` holds each step's
     own loss and accuracy; otherwise (runs that recorded only epochs) the
     epoch means are drawn, and the titles say so. Test values are per epoch.
+    The loss axes say what the loss sums (`describe_loss`): label smoothing
+    and the L2 penalty included.
 
     Args:
         history: `History.history`: per-epoch lists `loss`, `accuracy`,
@@ -32,6 +60,8 @@ def plot_training_curves(history, step_history=None, steps_per_epoch=None):
         step_history: Optional dict with per-step lists `loss` and
             `accuracy` (e.g. `keras_s11.callbacks.StepHistory.history`).
         steps_per_epoch: Steps per epoch; needed with `step_history`.
+        loss_label: Label of the loss axes; default `describe_loss()`, the
+            loss `scripts/train.py` compiles.
 
     Returns:
         A `matplotlib.figure.Figure` with four axes.
@@ -57,16 +87,15 @@ def plot_training_curves(history, step_history=None, steps_per_epoch=None):
             ax.plot(epochs - 0.5, scale(history[key]), "o-", color="C0", ms=3, lw=1.5, label="mean over the epoch")
             ax.set_title(f"{name} per step")
             ax.legend(loc="best", fontsize=8)
-        else:
+        else:  # one line, the title says what it is: no legend
             ax.plot(epochs, scale(history[key]), "o-", color="C0", ms=3, lw=1.5, label="mean over the epoch")
             ax.set_title(f"{name} per epoch")
-            ax.legend(loc="best", fontsize=8, title="steps not recorded", title_fontsize=8)
     test_loss.plot(epochs, history["val_loss"], "o-", color="C1", ms=3, lw=1.5)
     test_loss.set_title("Test loss per epoch")
     test_acc.plot(epochs, _percent(history["val_accuracy"]), "o-", color="C1", ms=3, lw=1.5)
     test_acc.set_title("Test accuracy per epoch")
     for ax in (train_loss, train_acc, test_loss, test_acc):
-        ax.set_ylabel("accuracy (%)" if ax in (train_acc, test_acc) else "loss")
+        ax.set_ylabel("accuracy (%)" if ax in (train_acc, test_acc) else loss_label or describe_loss())
         ax.grid(True, alpha=0.3)
     for ax in (test_loss, test_acc):
         ax.set_xlabel("epoch")

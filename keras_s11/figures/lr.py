@@ -1,27 +1,89 @@
 """Learning-rate figures: the LR range test, a cyclical policy, the LR of every step."""
 
+import textwrap
+import warnings
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
+from keras_s11.lr_finder import LRRangeWarning
 
-def plot_lr_range_test(lrs, losses, smoothed_losses, accuracies=None, lr_min=None, lr_max=None):
+
+def plot_lr_range_test(
+    lrs, losses=None, smoothed_losses=None, accuracies=None, lr_min=None, lr_max=None, *, diverged=None, rule=None
+):
     """Loss (raw and smoothed) and accuracy against the LR, log x-axis.
 
+    Takes the result in one piece, `plot_lr_range_test(result)`, where
+    `result` is what `keras_s11.lr_finder.find_lr_range` returns, its
+    `to_dict()` (also as `**result.to_dict()`), the `lr_range_test.json` of
+    a run, or an `LRRangeTest` callback after `fit`; or the curves one by one
+    as before. Warns (`LRRangeWarning`) when LRMAX is the first LR tried:
+    the loss never fell, because the model was trained already or the range
+    starts too high.
+
     Args:
-        lrs, losses, smoothed_losses, accuracies: Per-step curves of
-            `LRRangeTest` (`accuracies` may be `None`).
+        lrs: An `LRRangeResult`, a dict of its fields, an `LRRangeTest`; or
+            the learning rate of each step.
+        losses, smoothed_losses, accuracies: Per-step curves of
+            `LRRangeTest` (`accuracies` may be `None`); only with `lrs` a
+            sequence.
         lr_min, lr_max: Suggested learning rates, marked when given.
+        diverged: Whether the test stopped because the loss diverged; noted
+            in the title when true.
+        rule: The rule that picked LRMIN and LRMAX, written under the axes
+            when given.
 
     Returns:
         A `matplotlib.figure.Figure` with one or two axes.
+
+    Raises:
+        ValueError: If a result is combined with curves, or curves are
+            missing or of different lengths.
+
+    Example:
+
+    >>> result = find_lr_range(model, train_ds)
+    >>> plot_lr_range_test(result).savefig("lr_range_test.png")
     """
+    if _is_result(lrs):
+        curves = (("losses", losses), ("smoothed_losses", smoothed_losses))
+        given = [name for name, value in curves if value is not None]
+        if given:
+            raise ValueError(
+                f"Pass either a range-test result or the curves, not both. Received: a {type(lrs).__name__} "
+                f"and {', '.join(given)}"
+            )
+        fields = _range_test_fields(lrs)
+        lrs, losses, smoothed_losses = fields["lrs"], fields["losses"], fields["smoothed_losses"]
+        accuracies = fields.get("accuracies") if accuracies is None else accuracies
+        lr_min = fields.get("lr_min") if lr_min is None else lr_min
+        lr_max = fields.get("lr_max") if lr_max is None else lr_max
+        diverged = fields.get("diverged") if diverged is None else diverged
+        rule = fields.get("rule") if rule is None else rule
+    if losses is None or smoothed_losses is None or not len(lrs) == len(losses) == len(smoothed_losses):
+        raise ValueError(
+            "Arguments `lrs`, `losses` and `smoothed_losses` must be curves of the same length. Received lengths: "
+            f"{len(lrs)}, {None if losses is None else len(losses)}, "
+            f"{None if smoothed_losses is None else len(smoothed_losses)}"
+        )
+    at_start = lr_max is not None and len(lrs) and lr_max <= lrs[0] * (1 + 1e-9)
+    if at_start:
+        warnings.warn(
+            f"LRMAX ({lr_max:.4g}) is the first LR of the range test ({lrs[0]:.4g}): the loss never fell. "
+            "The model may be trained already, or the range starts too high; start the test at a lower LR.",
+            LRRangeWarning,
+            stacklevel=2,
+        )
     has_accuracy = accuracies is not None and any(a is not None for a in accuracies)
     figure = Figure(figsize=(11 if has_accuracy else 6, 4), layout="constrained")
     axes = figure.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
     axes[0].plot(lrs, losses, color="0.75", lw=1, label="loss of each step")
     axes[0].plot(lrs, smoothed_losses, color="C0", lw=2, label="smoothed loss")
     axes[0].set_ylabel("training loss")
-    axes[0].set_title("LR range test: loss")
+    notes = ("; diverged" if diverged else "") + ("; LRMAX at the first LR" if at_start else "")
+    axes[0].set_title(f"LR range test: loss{notes}")
     if has_accuracy:
         axes[1].plot(lrs, [np.nan if a is None else a for a in accuracies], color="C2", lw=1)
         axes[1].set_ylabel("training accuracy of each step")
@@ -33,8 +95,31 @@ def plot_lr_range_test(lrs, losses, smoothed_losses, accuracies=None, lr_min=Non
         for value, name, color in ((lr_min, "LRMIN", "C1"), (lr_max, "LRMAX", "C3")):
             if value is not None:
                 ax.axvline(value, color=color, ls="--", lw=1.5, label=f"{name} = {value:.3g}")
-        ax.legend(loc="best", fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=8)
+    if rule:
+        figure.supxlabel(textwrap.fill(f"Rule: {rule}", 140 if has_accuracy else 80), fontsize=7, color="0.3")
     return figure
+
+
+def _is_result(value):
+    return isinstance(value, Mapping) or hasattr(value, "lrs")
+
+
+def _range_test_fields(result):
+    """The curves and suggestions of a result object, a dict of its fields, or an `LRRangeTest`."""
+    if isinstance(result, Mapping):
+        fields = dict(result)
+    else:
+        names = ("lrs", "losses", "smoothed_losses", "accuracies", "lr_min", "lr_max", "diverged", "rule")
+        fields = {name: getattr(result, name) for name in names if hasattr(result, name)}
+    missing = [name for name in ("lrs", "losses", "smoothed_losses") if fields.get(name) is None]
+    if missing:
+        raise ValueError(
+            "Argument `lrs` must be a sequence of learning rates or a range-test result with "
+            f"`lrs`, `losses` and `smoothed_losses`. Received: a {type(result).__name__} without {', '.join(missing)}"
+        )
+    return fields
 
 
 def plot_cyclic_lr(lrs, step_size, mode="triangular", base_lr=None, max_lr=None):

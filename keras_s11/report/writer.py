@@ -8,6 +8,7 @@ import numpy as np
 from keras_s11.classes import CIFAR10_CLASSES
 from keras_s11.evaluation import format_classwise_accuracy, predict_probabilities, spread_sample
 from keras_s11.figures import (
+    describe_loss,
     plot_classwise_accuracy,
     plot_confusion_matrix,
     plot_gradcam,
@@ -63,14 +64,7 @@ def _run_figures(run):
                 "lr_range_test.png",
                 "LR range test",
                 "Loss and accuracy of each step as the LR grows; LRMIN and LRMAX as found.",
-                plot_lr_range_test(
-                    test["lrs"],
-                    test["losses"],
-                    test["smoothed_losses"],
-                    test.get("accuracies"),
-                    test.get("lr_min"),
-                    test.get("lr_max"),
-                ),
+                plot_lr_range_test(test),
             )
         )
     if run.lrs and run.lrs.get("lrs"):
@@ -85,6 +79,7 @@ def _run_figures(run):
         )
     if run.history and all(k in run.history for k in ("loss", "accuracy", "val_loss", "val_accuracy")):
         steps = run.steps if run.steps and run.steps.get("loss") else None
+        config = run.config or {}
         caption = (
             "Training loss and accuracy of each step (own batch values), test loss and accuracy after each epoch."
             if steps
@@ -96,7 +91,12 @@ def _run_figures(run):
                 "training_curves.png",
                 "Loss and accuracy",
                 caption,
-                plot_training_curves(run.history, steps, int(steps["steps_per_epoch"]) if steps else None),
+                plot_training_curves(
+                    run.history,
+                    steps,
+                    int(steps["steps_per_epoch"]) if steps else None,
+                    loss_label=describe_loss(config.get("label_smoothing"), config.get("weight_decay")),
+                ),
             )
         )
         figures.append(
