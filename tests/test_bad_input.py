@@ -126,7 +126,7 @@ ROWS = [
     # Data.
     train("cannot decode image", "--data-dir", "{data}", setup=corrupt_jpeg, code=1),
     train("0003.jpg", setup=truncated_jpeg, code=1),
-    train("is 64x48, expected 32x32", setup=wrong_size, code=1),
+    train("is 64x48 RGB, expected 32x32 RGB", setup=wrong_size, code=1),
     train("missing class folders ['dog']", setup=missing_class, code=1),
     train("unexpected folders ['doggo']", setup=extra_class, code=1),
     train("ship holds no images", setup=empty_class, code=1),
