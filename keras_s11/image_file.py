@@ -56,7 +56,7 @@ def _read(path, resize, convert, hint):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageError(f"image {path} is refused as a possible decompression bomb: {first_line(error)}") from None
-    except Exception as error:  # noqa: BLE001 - decoders raise many types (OSError, SyntaxError, ValueError, struct.error...) on bad files
+    except Exception as error:  # noqa: BLE001 - decoders raise OSError, SyntaxError, ValueError, struct.error...
         raise ImageError(f"cannot decode image {path}: {first_line(error)}") from None
     if array.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):  # e.g. a multi-band mode Pillow converts oddly
         raise ImageError(f"image {path} decodes to shape {array.shape}, expected (32, 32, 3)")

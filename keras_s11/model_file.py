@@ -87,7 +87,9 @@ def check_keras_file(path):
     if kind == "missing":
         raise ModelFileError(f"model file {path} does not exist")
     if kind is not None:
-        raise ModelFileError(f"{path} is {kind}, not a .keras model file")
+        inside = os.path.join(path, "model.keras")
+        hint = f"; use {inside}" if os.path.isdir(path) and os.path.isfile(inside) else ""
+        raise ModelFileError(f"{path} is {kind}, not a .keras model file{hint}")
     if not zipfile.is_zipfile(path):
         if path.endswith(KERAS_SUFFIX) and _starts_like_a_zip(path):
             raise ModelFileError(f"{path} is a damaged or truncated .keras file (its zip directory is missing)")

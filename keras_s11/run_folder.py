@@ -133,11 +133,9 @@ class RunFolder:
         self._open = False
         if exc_type is not None:
             keep = self.keep_partial_if is not None and os.path.exists(self.file(self.keep_partial_if))
-            if keep:  # the lock file stays: a later run locks that same file
-                self._release_lock(remove_file=False)
-            else:
+            if not keep:
                 shutil.rmtree(self.tmp_path, ignore_errors=True)
-                self._release_lock(remove_file=False)
+            self._release_lock(remove_file=False)  # a kept folder keeps its lock file: a resumer locks that one
             return False
         if os.path.exists(self.path) and not self.overwrite:
             self._release_lock(remove_file=False)

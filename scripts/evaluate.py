@@ -38,16 +38,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        check_keras_file(args.model)  # before TensorFlow starts: a wrong --model costs milliseconds
-    except ModelFileError as error:
-        fail(str(error), code=1)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "report")
     if os.path.exists(out):
         fail(f"report folder {out} already exists; choose a new one with --out")
     try:
         check_output_folder(out)  # its parent can be created and written
-    except OutputFolderError as error:
+        check_keras_file(args.model)  # before TensorFlow starts: a wrong --model costs milliseconds
+    except (OutputFolderError, ModelFileError) as error:
         fail(str(error), code=1)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # tfds, when used, starts TensorFlow
 

@@ -50,13 +50,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = os.path.abspath(args.out)
+    if os.path.exists(out) and not args.overwrite:
+        fail(f"output folder {out} already exists; pass --overwrite to replace it")
     try:
         check_keras_file(args.model)  # before TensorFlow starts: a wrong --model costs milliseconds
     except ModelFileError as error:
         fail(str(error), code=1)
-    out = os.path.abspath(args.out)
-    if os.path.exists(out) and not args.overwrite:
-        fail(f"output folder {out} already exists; pass --overwrite to replace it")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from keras_s11.data import DataError
     from keras_s11.export import ExportError, ParityError, export_model

@@ -182,7 +182,9 @@ def _check_batch(batch, num_classes):
         raise ValueError(f"its data has shape {data.shape}, expected (N, 3072) with N > 0")
     if isinstance(labels, np.ndarray):
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
-            raise ValueError(f"its labels are an array of dtype {labels.dtype} and shape {labels.shape}, expected N integers")
+            raise ValueError(
+            f"its labels are an array of dtype {labels.dtype} and shape {labels.shape}, expected N integers"
+        )
     elif not isinstance(labels, list) or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels
     ):
@@ -301,7 +303,8 @@ def _archive_batches(archive, path):
         parts[name] = _decode_batch(archive.extractfile(member).read(), f"{member.name} in archive {path}")
     missing = [name for name in _BATCH_FILES if name not in parts]
     if missing:
-        raise DataError(f"archive {path} has no {missing[0]}" + (f" (nor {', '.join(missing[1:])})" if missing[1:] else ""))
+        nor = f" (nor {', '.join(missing[1:])})" if missing[1:] else ""
+        raise DataError(f"archive {path} has no {missing[0]}{nor}")
     return parts
 
 
