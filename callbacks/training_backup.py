@@ -6,7 +6,8 @@ import time
 
 import keras
 
-from keras_s11.resume import STATE_FILE, read_backup_state
+from keras_s11.cli import first_line
+from keras_s11.resume import STATE_FILE, ResumeError, read_backup_state
 from keras_s11.run_folder import write_json
 
 
@@ -84,11 +85,23 @@ def restore_backup(model, backup_dir):
     Returns:
         The backup's state (`epoch`, `history`, `train_seconds`, `extra`), or `None` when
         `backup_dir` holds no backup.
+
+    Raises:
+        keras_s11.resume.ResumeError: If the backup is damaged (its state
+            unreadable, its model file missing, truncated or not loadable
+            into `model`); one line naming the file.
     """
     state = read_backup_state(backup_dir)
     if state is None:
         return None
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(backup_dir, state["model_file"]))
+    path = os.path.join(backup_dir, state["model_file"])
+    try:
+        model.load_weights(path)
+    except Exception as error:  # noqa: BLE001 - Keras and h5py raise many types for a damaged file
+        raise ResumeError(
+            f"the backup {path} cannot be loaded ({type(error).__name__}: {first_line(error, 200)}); "
+            "start again with `resume=False`"
+        ) from None
     return state

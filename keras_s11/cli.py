@@ -1,4 +1,12 @@
-"""Small helpers shared by the command-line scripts (no TensorFlow or Keras imported here)."""
+"""Small helpers shared by the command-line scripts: one-line errors and checked flag types.
+
+Every script ends in exactly one `error: ...` line on bad input. Expected
+errors are reported with `fail`; `run_script` turns anything unexpected (a
+bug, or a failure nobody foresaw) into one such line too, with a hint to
+rerun with `--debug` (or `KERAS_S11_DEBUG=1`) to see the traceback. Nothing
+here imports TensorFlow or Keras; `quiet_tensorflow` keeps TensorFlow's
+start-up lines off stderr.
+"""
 
 import argparse
 import copy
@@ -21,6 +29,13 @@ _ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called
 _CONTINUATION = ("To enable the following instructions",)  # second line of cpu_feature_guard's message
 
 
+DEBUG_FLAG = "--debug"
+DEBUG_ENV = "KERAS_S11_DEBUG"
+INTERRUPTED_CODE = 130
+MAX_INT = 2**31 - 1  # counts (epochs, batch sizes, images): far beyond any real value, within int32
+MAX_SEED = 2**32 - 1  # NumPy's and Keras's seeds are unsigned 32-bit
+
+
 def fail(message, code=2):
     """Prints `error: message` on one line to stderr and exits with `code`."""
     print(f"error: {message}", file=sys.stderr)
@@ -34,14 +49,74 @@ def first_line(error, limit=None):
     return line[:limit] if limit else line
 
 
-def positive_int(text):
-    """argparse type: an integer > 0."""
+def describe_error(error, limit=None):
+    """`Type: first line of the message` (just `Type` when the message is empty), for one-line errors."""
+    text = str(error).strip()
+    name = type(error).__name__
+    return f"{name}: {first_line(error, limit)}" if text else name
+
+
+def debug_requested(argv=None):
+    """Whether the user asked for tracebacks: `--debug` among `argv` (default: `sys.argv[1:]`) or
+    `KERAS_S11_DEBUG` set to anything but empty or `0`."""
+    argv = sys.argv[1:] if argv is None else argv
+    return DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def run_script(main, argv=None, interrupted="interrupted"):
+    """Runs a script's `main(argv)` so that it never ends in a traceback unless asked to.
+
+    `SystemExit` (from `fail` or argparse) passes through. Ctrl-C becomes
+    `error: <interrupted>` with exit status 130. Any other exception becomes
+    one line, `error: unexpected <Type>: <first line of its message>`, with
+    exit status 1 and a hint to rerun with `--debug` or `KERAS_S11_DEBUG=1`,
+    which re-raise it with its full traceback (for a bug report).
+
+    Args:
+        main: The script's `main`, called as `main(argv)`.
+        argv: Arguments (default: `sys.argv[1:]`, as `main` reads them).
+        interrupted: The message for Ctrl-C; a script that can be resumed
+            says how.
+
+    Returns:
+        What `main` returns.
+
+    Example:
+
+    >>> if __name__ == "__main__":
+    ...     run_script(main)
+    """
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+        return main(argv)
+    except KeyboardInterrupt:
+        if debug_requested(argv):
+            raise
+        print(file=sys.stderr)  # end the line a progress bar may have left open
+        fail(interrupted, code=INTERRUPTED_CODE)
+    except Exception as error:  # noqa: BLE001 - the point: no traceback unless asked for
+        if debug_requested(argv):
+            raise
+        fail(
+            f"unexpected {describe_error(error, 300)} "
+            f"(rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1 to see the traceback)",
+            code=1,
+        )
+
+
+def _number(text, kind):
+    """`float(text)` (or `int`), or an `ArgumentTypeError` that echoes the text."""
+    try:
+        return kind(text)
+    except (ValueError, OverflowError):
+        noun = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+
+
+def finite_float(text):
+    """argparse type: a finite number (NaN and infinities are refused)."""
+    value = _number(text, float)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {value}")
     return value
 
 
@@ -51,34 +126,71 @@ def positive_float(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
     return value
 
 
-def finite_float(text):
-    """argparse type: a finite number (no NaN, no infinity)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {value}")
+def nonnegative_float(text):
+    """argparse type: a finite number >= 0."""
+    value = _number(text, float)
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value}")
     return value
 
 
-MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which keras.utils.set_random_seed uses, stops there
+def fraction_float(text):
+    """argparse type: a finite number in [0, 1) (momentum, label smoothing)."""
+    value = _number(text, float)
+    if not 0 <= value < 1:  # false for NaN too
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {value}")
+    return value
 
 
-def seed_int(text):
-    """argparse type: a random seed, an integer in [0, 2**32 - 1]."""
+def positive_int(text):
+    """argparse type: an integer in 1..2**31-1."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_SEED}], got {value}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    if value > MAX_INT:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_INT}, got {value}")
     return value
+
+
+def int_in_range(low, high):
+    """An argparse type for integers in `low..high` (both included).
+
+    Example:
+
+    >>> parser.add_argument("--dpi", type=int_in_range(10, 1000))
+    """
+
+    def parse(text):
+        value = _number(text, int)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {low}..{high}, got {value}")
+        return value
+
+    parse.__name__ = f"int_in_range({low}, {high})"  # argparse names the type in some messages
+    return parse
+
+
+seed_int = int_in_range(0, MAX_SEED)
+seed_int.__doc__ = f"argparse type: a random seed, an integer in 0..{MAX_SEED} (what NumPy and Keras accept)."
+
+
+class _DebugFlag(argparse.Action):
+    """`--debug`: read by `run_script` from the command line; stores nothing in the namespace."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        pass
 
 
 class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -119,11 +231,16 @@ class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one `error: ...` line (no usage dump).
 
     Its `--help` keeps the description as written (the scripts' docstrings)
-    and shows every option's default (`DefaultsHelpFormatter`).
+    and shows every option's default (`DefaultsHelpFormatter`). It also
+    accepts `--debug` (see `run_script`), which adds nothing to the parsed
+    namespace.
     """
 
-    def __init__(self, *args, formatter_class=DefaultsHelpFormatter, **kwargs):
-        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+    def __init__(self, *args, formatter_class=None, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class or DefaultsHelpFormatter, **kwargs)
+        self.add_argument(
+            DEBUG_FLAG, action=_DebugFlag, help=f"show the full traceback of an unexpected error (or set {DEBUG_ENV}=1)"
+        )
 
     def error(self, message):
         fail(message)

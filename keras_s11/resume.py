@@ -12,6 +12,7 @@ import os
 import zipfile
 
 from keras_s11 import run_layout
+from keras_s11.model_file import ModelFileError, check_keras_file
 from keras_s11.run_folder import partial_path
 
 BACKUP_DIR = "backup"
@@ -49,21 +50,46 @@ def has_backup(partial):
 
 
 def read_backup_state(backup_dir):
-    """The `state.json` of a backup, or `None` when there is none.
+    """The `state.json` of a backup, or `None` when there is none; its model file checked too.
+
+    Cheap (no TensorFlow): the state must name the epoch and a model file
+    of the backup folder, and that file must be a complete `.keras` archive,
+    so that a damaged backup is reported before a run starts, not when its
+    weights are loaded.
 
     Raises:
-        ResumeError: If it exists but cannot be read.
+        ResumeError: If the state exists but cannot be read, or names a model
+            file that is missing, truncated or damaged; the message names the
+            file and suggests `--no-resume`.
     """
     path = os.path.join(backup_dir, STATE_FILE)
     if not os.path.isfile(path):
         return None
     try:
         with open(path) as f:
-            return json.load(f)
+            state = json.load(f)
     except (OSError, ValueError) as error:
         raise ResumeError(
             f"the backup state {path} cannot be read ({error}); start again with `resume=False`"
         ) from None
+    model_file = state.get("model_file") if isinstance(state, dict) else None
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    if (
+        not isinstance(model_file, str)
+        or os.path.basename(model_file) != model_file
+        or not isinstance(epoch, int)
+        or isinstance(epoch, bool)
+        or epoch < 1
+    ):
+        raise ResumeError(
+            f"the backup state {path} does not name an epoch and a model file of the backup; "
+            "start again with `resume=False`"
+        )
+    try:
+        check_keras_file(os.path.join(backup_dir, model_file))
+    except ModelFileError as error:
+        raise ResumeError(f"the backup is damaged: {error}; start again with `resume=False`") from None
+    return state
 
 
 def backed_up_epochs(partial):

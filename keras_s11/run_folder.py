@@ -109,10 +109,13 @@ class RunFolder:
         if os.path.isdir(self.tmp_path):
             self._acquire_lock()
             if not self.resume:
-                self._release_lock()
-                shutil.rmtree(self.tmp_path)
+                shutil.rmtree(self.tmp_path)  # still locked: nobody else starts in it meanwhile
+                self._release_lock(remove_file=False)  # the file went with the folder
         if not os.path.isdir(self.tmp_path):
-            os.mkdir(self.tmp_path)
+            try:
+                os.mkdir(self.tmp_path)
+            except FileExistsError:  # another process created it between the check and here
+                raise RunFolderBusyError(f"another process is writing {self.tmp_path}") from None
             self._acquire_lock()
         self._open = True
         return self
@@ -125,25 +128,34 @@ class RunFolder:
         return os.path.join(self.tmp_path, name)
 
     def __exit__(self, exc_type, exc, tb):
-        self._release_lock()
+        # The lock is held until the partial folder is renamed or deleted: released first, a
+        # second process could take the partial folder (and, not resuming, delete it) meanwhile.
         self._open = False
         if exc_type is not None:
             keep = self.keep_partial_if is not None and os.path.exists(self.file(self.keep_partial_if))
             if not keep:
                 shutil.rmtree(self.tmp_path, ignore_errors=True)
+            self._release_lock(remove_file=False)  # a kept folder keeps its lock file: a resumer locks that one
             return False
-        if os.path.exists(self.path):
-            if not self.overwrite:
-                raise RunFolderExistsError(
-                    f"{self.path} appeared while the run was going; this run stays in {self.tmp_path}"
-                )
-            name, parent = os.path.basename(self.path), os.path.dirname(self.path)
-            old = tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent)
-            os.replace(self.path, os.path.join(old, "replaced"))
-            os.replace(self.tmp_path, self.path)
-            shutil.rmtree(old, ignore_errors=True)
-            return False
-        os.replace(self.tmp_path, self.path)
+        if os.path.exists(self.path) and not self.overwrite:
+            self._release_lock(remove_file=False)
+            raise RunFolderExistsError(
+                f"{self.path} appeared while the run was going; this run stays in {self.tmp_path}"
+            )
+        try:
+            if os.path.exists(self.path):  # overwrite
+                name, parent = os.path.basename(self.path), os.path.dirname(self.path)
+                old = tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=parent)
+                os.replace(self.path, os.path.join(old, "replaced"))
+                os.replace(self.tmp_path, self.path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(self.tmp_path, self.path)
+        except BaseException:
+            self._release_lock(remove_file=False)
+            raise
+        # Renamed with the folder; nobody locks a lock file inside a finished run.
+        self._release_lock(lock_file=os.path.join(self.path, _LOCK_NAME))
         return False
 
     def _acquire_lock(self):
@@ -157,12 +169,22 @@ class RunFolder:
             self._lock = None
             raise RunFolderBusyError(f"another process is writing {self.tmp_path}") from None
 
-    def _release_lock(self):
-        if self._lock is not None:
-            self._lock.close()  # closing releases the flock
-            self._lock = None
-            if os.path.exists(self.file(_LOCK_NAME)):
-                os.remove(self.file(_LOCK_NAME))
+    def _release_lock(self, remove_file=True, lock_file=None):
+        """Releases the lock; with `remove_file`, deletes `lock_file` (default: the partial folder's) first.
+
+        The file is deleted while still locked, never after: deleted after,
+        a process could lock it in between, and a third then lock a new file
+        of the same name, both believing they hold the lock.
+        """
+        if self._lock is None:
+            return
+        if remove_file:
+            try:
+                os.remove(lock_file or self.file(_LOCK_NAME))
+            except FileNotFoundError:
+                pass
+        self._lock.close()  # closing releases the flock
+        self._lock = None
 
 
 def locked_by_another_process(folder):

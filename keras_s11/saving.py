@@ -1,7 +1,6 @@
 """Loading saved models, and float32 copies of mixed-precision ones."""
 
 import os
-import zipfile
 
 import keras
 
@@ -11,10 +10,7 @@ import keras_s11.losses  # noqa: F401
 import keras_s11.optimizers  # noqa: F401
 import keras_s11.schedules  # noqa: F401
 from keras_s11 import cli
-
-
-class ModelFileError(ValueError):
-    """Raised when a path does not hold a loadable `.keras` model."""
+from keras_s11.model_file import ModelFileError, check_keras_file
 
 
 def load_model(path, compile=True):
@@ -34,12 +30,7 @@ def load_model(path, compile=True):
             with a one-line message naming the path.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ModelFileError(f"model file {path} does not exist")
-    if os.path.isdir(path):
-        raise ModelFileError(f"{path} is a folder, not a .keras model file")
-    if not path.endswith(".keras") or not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path} is not a Keras model file (expected a .keras archive)")
+    check_keras_file(path)
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a damaged archive

@@ -9,18 +9,18 @@ to prepare uint8 images the way that model expects.
 import dataclasses
 import json
 import os
+import zipfile
 
 import numpy as np
 
 from keras_s11 import cli
+from keras_s11.image_file import IMAGE_SIZE, ImageError, read_images  # noqa: F401 - ImageError is part of this API
+from keras_s11.model_file import file_kind
 
 LAYOUTS = ("NHWC", "NCHW")
 PREPROCESSING = ("client", "in_graph")
-IMAGE_SIZE = 32
-
-
-class ImageError(ValueError):
-    """Raised when an image file cannot be read or has the wrong size."""
+ONNX_FILE = "model.onnx"
+_RESIZE_HINT = "; pass --resize to convert and resize it"
 
 
 class ServingModelError(ValueError):
@@ -144,40 +144,64 @@ def prepare_inputs(images, spec):
     return np.ascontiguousarray(x)
 
 
-def load_image(path, resize=False):
-    """Reads one image file as a uint8 `(32, 32, 3)` RGB array.
+def load_images(paths, resize=False):
+    """Reads image files as a uint8 `(N, 32, 32, 3)` RGB array.
+
+    Pillow opens them in `keras_s11.image_file`: a file that claims more
+    pixels than Pillow's decompression-bomb limit is refused from its header,
+    before it is decoded, with or without `resize`.
 
     Args:
-        path: Image file path (any format Pillow reads).
-        resize: Convert to RGB and resize (bicubic) when the image is not
-            32x32 RGB, instead of refusing it.
+        paths: Image file paths (any format Pillow reads).
+        resize: Convert to RGB and resize (bicubic) images that are not
+            32x32 RGB, instead of refusing them.
 
     Returns:
-        uint8 array `(32, 32, 3)`.
+        uint8 array `(N, 32, 32, 3)`.
 
     Raises:
-        ImageError: If the file is missing or undecodable, or (without
+        ImageError: For the first file that is missing, a folder, not a
+            regular file, undecodable, a decompression bomb, or (without
             `resize`) not a 32x32 RGB image; the message says what it is.
     """
-    from PIL import Image, UnidentifiedImageError
+    return read_images(paths, resize=resize, convert=resize, hint="" if resize else _RESIZE_HINT)
 
+
+def load_image(path, resize=False):
+    """Reads one image file as a uint8 `(32, 32, 3)` RGB array; see `load_images`.
+
+    Raises:
+        ImageError: As in `load_images`.
+    """
+    return load_images([path], resize=resize)[0]
+
+
+def check_onnx_path(path):
+    """Raises `ServingModelError` when `path` is plainly not an ONNX file, saying what it is.
+
+    Cheap (no onnxruntime): a missing path, a folder (a SavedModel or export
+    folder is named as such, with the `model.onnx` to use where there is
+    one), a device or FIFO, or a Keras `.keras` archive.
+
+    Args:
+        path: The path given as `--model`.
+
+    Raises:
+        ServingModelError: With one line naming the path.
+    """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ImageError(f"image {path} does not exist")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            size, mode = image.size, image.mode
-            if size != (IMAGE_SIZE, IMAGE_SIZE) or mode != "RGB":
-                if not resize:
-                    raise ImageError(
-                        f"image {path} is {size[0]}x{size[1]} {mode}, expected 32x32 RGB; "
-                        "pass --resize to convert and resize it"
-                    )
-                image = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)
-            return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ImageError(f"cannot decode image {path}: {error}") from None
+    kind = file_kind(path)
+    if kind == "missing":
+        raise ServingModelError(f"model file {path} does not exist")
+    if kind is not None:
+        candidates = [os.path.join(path, ONNX_FILE), os.path.join(os.path.dirname(os.path.abspath(path)), ONNX_FILE)]
+        found = [c for c in candidates if os.path.isfile(c)] if os.path.isdir(path) else []
+        hint = f"; use {found[0]}" if found else "; pass the model.onnx that scripts/export.py writes"
+        raise ServingModelError(f"{path} is {kind}, not an ONNX model file{hint}")
+    if zipfile.is_zipfile(path):
+        raise ServingModelError(
+            f"{path} is a Keras model file (a zip archive), not ONNX; export it with scripts/export.py"
+        )
 
 
 def format_prediction(path, probabilities, class_names, top_k=1):
@@ -203,8 +227,8 @@ class OnnxClassifier:
         path: Path of an ONNX file written by `keras_s11.export`.
 
     Raises:
-        ServingModelError: If the file is missing, not ONNX, or lacks the
-            input metadata.
+        ServingModelError: If the file is missing, not a file (a SavedModel
+            folder, say), not ONNX, or lacks the input metadata.
 
     Example:
 
@@ -213,11 +237,10 @@ class OnnxClassifier:
     """
 
     def __init__(self, path):
+        path = os.fspath(path)
+        check_onnx_path(path)
         import onnxruntime
 
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise ServingModelError(f"model file {path} does not exist")
         try:
             self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types

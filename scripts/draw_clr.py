@@ -13,7 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int, quiet_tensorflow  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, int_in_range, positive_float, positive_int, quiet_tensorflow, run_script  # noqa: E402
+
+MAX_STEPS = 10_000_000  # points drawn; more only makes the figure slow, not different
 
 
 def parse_args(argv=None):
@@ -28,12 +30,17 @@ def parse_args(argv=None):
     parser.add_argument("--gamma", type=positive_float, default=0.99994, help="decay per iteration of exp_range")
     parser.add_argument("--out", default="clr.png", help="output file, .png, .svg or .pdf")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    parser.add_argument("--dpi", type=positive_int, default=110, help="resolution of a .png")
+    parser.add_argument("--dpi", type=int_in_range(10, 1200), default=110, help="10..1200 (default: 110)")
     args = parser.parse_args(argv)
     if args.lr_min >= args.lr_max:
         fail(f"--lr-min must be < --lr-max (got {args.lr_min} and {args.lr_max})")
     if args.gamma > 1:
         fail(f"--gamma must be in (0, 1] (got {args.gamma})")
+    if 2 * args.step_size * args.cycles > MAX_STEPS:
+        fail(
+            f"--step-size {args.step_size} x --cycles {args.cycles} draws {2 * args.step_size * args.cycles:,} steps; "
+            f"at most {MAX_STEPS:,}"
+        )
     return args
 
 
@@ -66,4 +73,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -14,7 +14,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_int, quiet_tensorflow  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_int, quiet_tensorflow, run_script  # noqa: E402
+from keras_s11.model_file import ModelFileError, check_keras_file  # noqa: E402
+from keras_s11.run_folder import OutputFolderError, check_output_folder  # noqa: E402
 
 DEFAULT_LAYERS = ("layer1", "layer2", "layer3")
 
@@ -37,21 +39,32 @@ def main(argv=None):
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "report")
     if os.path.exists(out):
         fail(f"report folder {out} already exists; choose a new one with --out")
+    try:
+        check_output_folder(out)  # its parent can be created and written
+        check_keras_file(args.model)  # before TensorFlow starts: a wrong --model costs milliseconds
+    except (OutputFolderError, ModelFileError) as error:
+        fail(str(error), code=1)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # tfds, when used, starts TensorFlow
 
     from keras_s11.classes import CIFAR10_CLASSES
     from keras_s11.data import DataError
     from keras_s11.data.sources import load_cifar10_test
+
+    try:  # the data loaders need no TensorFlow: bad data fails before it starts
+        x_test, y_test = load_cifar10_test(args.data_dir)
+    except DataError as error:
+        fail(str(error), code=1)
+
     from keras_s11.gradcam import LayerNameError, check_layer_names
     from keras_s11.report import ReportError, check_report_inputs, classwise_table, read_run_folder, write_report
-    from keras_s11.saving import ModelFileError, load_model
+    from keras_s11.saving import load_model
 
     try:
         model = load_model(args.model)
         check_layer_names(model, args.layers)
         run = read_run_folder(os.path.dirname(args.model) or ".")
-        x_test, y_test = load_cifar10_test(args.data_dir)
         check_report_inputs(model, y_test, CIFAR10_CLASSES, args.layers)
-    except (ModelFileError, LayerNameError, ReportError, DataError) as error:
+    except (ModelFileError, LayerNameError, ReportError) as error:
         fail(str(error), code=1)
     print(f"Model: {args.model} ({model.count_params():,} parameters)")
     print(f"Data: {len(x_test)} test images from {args.data_dir or 'tfds'}")
@@ -82,4 +95,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -12,13 +12,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int, quiet_tensorflow  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_float, positive_int, quiet_tensorflow, run_script  # noqa: E402
 from keras_s11.export.defaults import (  # noqa: E402
     DEFAULT_OPSET,
     DEFAULT_PARITY_IMAGES,
     DEFAULT_TOLERANCE,
     FORMATS,
 )
+from keras_s11.model_file import ModelFileError, check_keras_file  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -53,9 +54,13 @@ def main(argv=None):
     out = os.path.abspath(args.out)
     if os.path.exists(out) and not args.overwrite:
         fail(f"output folder {out} already exists; pass --overwrite to replace it")
+    try:
+        check_keras_file(args.model)  # before TensorFlow starts: a wrong --model costs milliseconds
+    except ModelFileError as error:
+        fail(str(error), code=1)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from keras_s11.data import DataError
     from keras_s11.export import ExportError, ParityError, export_model
-    from keras_s11.saving import ModelFileError
     from keras_s11.serving import ServingModelError
 
     try:
@@ -79,4 +84,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -10,17 +10,16 @@ scripts/export.py writes. TensorFlow is never imported.
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, positive_int, quiet_tensorflow  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, positive_int, quiet_tensorflow, run_script  # noqa: E402
 from keras_s11.serving import (  # noqa: E402
     ImageError,
     OnnxClassifier,
     ServingModelError,
+    check_onnx_path,
     format_prediction,
-    load_image,
+    load_images,
 )
 
 
@@ -37,8 +36,9 @@ def main(argv=None):
     quiet_tensorflow()  # before anything imports TensorFlow
     args = parse_args(argv)
     try:
+        check_onnx_path(args.model)  # before the images are decoded and onnxruntime starts
+        images = load_images(args.images, resize=args.resize)
         classifier = OnnxClassifier(args.model)
-        images = np.stack([load_image(path, resize=args.resize) for path in args.images])
     except (ServingModelError, ImageError) as error:
         fail(str(error), code=1)
     for path, probabilities in zip(args.images, classifier.predict(images)):
@@ -46,4 +46,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -24,7 +24,7 @@ import sys
 # This checkout's keras_s11, whether or not (or whichever copy) it is installed.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, quiet_tensorflow  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, quiet_tensorflow, run_script  # noqa: E402
 from keras_s11.config import ConfigError, TrainConfig  # noqa: E402
 
 SETTINGS = {field.name: field for field in dataclasses.fields(TrainConfig)}
@@ -127,7 +127,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:  # before the run started
-        fail("interrupted before the run started; nothing was written", code=130)
+    run_script(main, interrupted="interrupted before the run started; nothing was written")

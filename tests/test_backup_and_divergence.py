@@ -87,3 +87,49 @@ def test_a_damaged_backup_state_is_named_not_a_stack_trace(tmp_path):
     with pytest.raises(ResumeError, match="state.json cannot be read.*`resume=False`"):
         backed_up_epochs(tmp_path)
     assert backed_up_epochs(tmp_path / "elsewhere") == 0
+
+
+def backup_of_two_epochs(folder):
+    ds, _, _ = tiny_dataset(batches=2)
+    model = tiny_model(momentum=0.9)
+    model.fit(ds, epochs=2, verbose=0, callbacks=[TrainingBackup(folder)])
+    return folder / "epoch-0002.keras"
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            "truncate",
+            "the backup is damaged: {file} is a damaged or truncated .keras file (its zip directory is missing); "
+            "start again with --no-resume",
+        ),
+        ("delete", "the backup is damaged: model file {file} does not exist; start again with --no-resume"),
+        (
+            "escape",
+            "the backup state {state} does not name an epoch and a model file of the backup; "
+            "start again with --no-resume",
+        ),
+    ],
+)
+def test_a_damaged_backup_model_is_named_before_anything_loads(tmp_path, damage, message):
+    model_file = backup_of_two_epochs(tmp_path / "backup")
+    if damage == "truncate":
+        model_file.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 2])
+    elif damage == "delete":
+        model_file.unlink()
+    else:
+        state = json.loads((tmp_path / "backup" / "state.json").read_text())
+        (tmp_path / "backup" / "state.json").write_text(json.dumps(dict(state, model_file="../../elsewhere.keras")))
+    with pytest.raises(ResumeError) as info:
+        backed_up_epochs(tmp_path)  # what scripts/train.py checks before it loads the data
+    assert str(info.value) == message.format(file=model_file, state=tmp_path / "backup" / "state.json")
+    with pytest.raises(ResumeError):
+        restore_backup(tiny_model(momentum=0.9), tmp_path / "backup")
+
+
+def test_a_backup_whose_weights_do_not_load_is_named(tmp_path):
+    """A complete archive whose weights do not fit the model: ResumeError naming it, not a Keras traceback."""
+    model_file = backup_of_two_epochs(tmp_path / "backup")
+    with pytest.raises(ResumeError, match=f"the backup {model_file} cannot be loaded .*--no-resume"):
+        restore_backup(tiny_model(momentum=0.9, batchnorm=True), tmp_path / "backup")

@@ -1,121 +1,162 @@
-"""Command-line helpers: `--help` with every default, and TensorFlow's start-up lines kept down."""
+"""keras_s11.cli: run_script's one-line errors, --debug, and the checked argparse types."""
 
+import argparse
+import importlib.util
 import os
-import re
-import runpy
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from keras_s11.cli import ArgumentParser, drop_log_lines, quiet_tensorflow, run_holding_back_log_lines
-from keras_s11.import_hooks import wrap_first_import
+from keras_s11 import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# Each script with the arguments it requires.
-SCRIPTS = {
-    "draw_clr.py": [],
-    "evaluate.py": ["--model", "m.keras"],
-    "export.py": ["--model", "m.keras", "--out", "out"],
-    "predict.py": ["cat.png", "--model", "m.onnx"],
-}
+DRAW_CLR = os.path.join(ROOT, "scripts", "draw_clr.py")
 
 
-def shown(value):
-    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+def raises(error):
+    """A function (a script's `main`, or anything it calls) that raises `error`."""
+
+    def function(*args, **kwargs):
+        raise error
+
+    return function
 
 
-@pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_help_shows_every_default_and_keeps_the_docstring(script, capsys):
-    parse_args = runpy.run_path(os.path.join(ROOT, "scripts", script))["parse_args"]
-    defaults = vars(parse_args(SCRIPTS[script]))
+def stderr_lines(capsys):
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_an_unexpected_error_is_one_line_with_its_type_first_line_and_the_debug_hint(capsys, monkeypatch):
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
     with pytest.raises(SystemExit) as info:
-        parse_args(["--help"])
-    assert info.value.code == 0
-    out = capsys.readouterr().out
-    text = " ".join(out.split())  # argparse wraps lines
-    checked = 0
-    for name, value in defaults.items():
-        if value is None or isinstance(value, bool) or shown(value) in " ".join(SCRIPTS[script]):
-            continue  # flags, required arguments, and options whose help says what None means
-        assert f"default: {shown(value)}" in text, name
-        checked += 1
-    assert checked >= 1
-    example = runpy.run_path(os.path.join(ROOT, "scripts", script))["__doc__"].splitlines()[2]
-    assert example.startswith("    python scripts/") and f"\n{example}\n" in out  # the docstring as written
-
-
-def test_help_formatter_lists_escapes_and_does_not_repeat_a_default(capsys):
-    parser = ArgumentParser(prog="tool", description="Line one.\n\n    indented example\n")
-    parser.add_argument("--layers", nargs="+", default=["a", "b"], help="layers")
-    parser.add_argument("--ratio", default="5%", help="a ratio")
-    parser.add_argument("--data", help="a folder (default: tfds)")
-    parser.add_argument("--count", type=int, default=3)
-    parser.add_argument("--dry-run", action="store_true", help="only check")
-    parser.add_argument("path", help="a file")
+        cli.run_script(raises(RuntimeError("disk on fire\n  details nobody needs")), [])
+    assert info.value.code == 1
+    assert stderr_lines(capsys) == [
+        "error: unexpected RuntimeError: disk on fire (rerun with --debug or KERAS_S11_DEBUG=1 to see the traceback)"
+    ]
     with pytest.raises(SystemExit):
-        parser.parse_args(["--help"])
-    out = capsys.readouterr().out
-    assert "\n    indented example\n" in out  # the description as written
-    assert "layers (default: a b)" in out and "a ratio (default: 5%)" in out
-    assert re.search(r"--count COUNT +default: 3\n", out)  # no help text: the default alone
-    assert out.count("default: tfds") == 1 and "only check\n" in out and "a file\n" in out
+        cli.run_script(raises(MemoryError()), [])
+    assert stderr_lines(capsys)[0].startswith("error: unexpected MemoryError (rerun with --debug")
 
 
-LOG = (
-    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
-    "I0000 00:00:1795748702.477290    6644 port.cc:153] oneDNN custom operations are on.\n"
-    "W0000 00:00:1795748702.477601    6644 cudart_stub.cc:31] Could not find cuda drivers.\n"
-    "I0000 00:00:1795748702.706552   16174 cpu_feature_guard.cc:227] This TensorFlow binary is optimized\n"
-    "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow.\n"
-    "/x/y.py:3: UserWarning: a Python warning\n"
-    "E0000 00:00:1795748702.8 6644 cuda_platform.cc:52] failed call to cuInit\n"
-    "F0000 00:00:1795748702.9 6644 main.cc:1] fatal\n"
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_debug_shows_the_real_exception(how, monkeypatch):
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    argv = ["--debug"] if how == "flag" else []
+    if how == "environment":
+        monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        cli.run_script(raises(RuntimeError("disk on fire")), argv)
+    with pytest.raises(KeyboardInterrupt):
+        cli.run_script(raises(KeyboardInterrupt()), argv)
+
+
+def test_debug_environment_value_zero_or_empty_means_off(monkeypatch):
+    for value in ("0", ""):
+        monkeypatch.setenv(cli.DEBUG_ENV, value)
+        assert not cli.debug_requested([])
+    monkeypatch.setenv(cli.DEBUG_ENV, "yes")
+    assert cli.debug_requested([])
+
+
+def test_ctrl_c_is_one_line_and_exit_status_130(capsys, monkeypatch):
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    with pytest.raises(SystemExit) as info:
+        cli.run_script(raises(KeyboardInterrupt()), [], interrupted="interrupted; nothing was written")
+    assert info.value.code == 130
+    lines = stderr_lines(capsys)
+    assert lines == ["error: interrupted; nothing was written"]
+
+
+def test_exits_and_results_pass_through(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.run_script(lambda argv: cli.fail("bad flag"), [])
+    assert info.value.code == 2 and stderr_lines(capsys) == ["error: bad flag"]
+    assert cli.run_script(lambda argv: argv + ["done"], ["a"]) == ["a", "done"]
+
+
+def test_every_parser_accepts_debug_and_stores_nothing():
+    parser = cli.ArgumentParser()
+    parser.add_argument("--seed", type=cli.seed_int, default=0)
+    assert vars(parser.parse_args(["--debug", "--seed", "3"])) == {"seed": 3}
+
+
+@pytest.mark.parametrize(
+    "kind, text, message",
+    [
+        (cli.finite_float, "nan", "must be a finite number, got nan"),
+        (cli.finite_float, "-inf", "must be a finite number, got -inf"),
+        (cli.finite_float, "1e999", "must be a finite number, got inf"),
+        (cli.finite_float, "x", "expected a number, got 'x'"),
+        (cli.nonnegative_float, "nan", "must be a finite number >= 0, got nan"),
+        (cli.nonnegative_float, "-1e-9", "must be a finite number >= 0, got -1e-09"),
+        (cli.nonnegative_float, "inf", "must be a finite number >= 0, got inf"),
+        (cli.positive_float, "0", "must be a finite number > 0, got 0.0"),
+        (cli.positive_float, "nan", "must be a finite number > 0, got nan"),
+        (cli.fraction_float, "1", "must be a number in [0, 1), got 1.0"),
+        (cli.fraction_float, "nan", "must be a number in [0, 1), got nan"),
+        (cli.positive_int, "0", "must be > 0, got 0"),
+        (cli.positive_int, "2147483648", "must be <= 2147483647, got 2147483648"),
+        (cli.positive_int, "1.5", "expected a positive integer, got '1.5'"),
+        (cli.seed_int, "-1", "must be in 0..4294967295, got -1"),
+        (cli.seed_int, "4294967296", "must be in 0..4294967295, got 4294967296"),
+        (cli.seed_int, "99999999999", "must be in 0..4294967295, got 99999999999"),
+    ],
 )
+def test_flag_types_refuse_nan_infinities_and_out_of_range_values(kind, text, message):
+    with pytest.raises(argparse.ArgumentTypeError) as info:
+        kind(text)
+    assert str(info.value) == message
 
 
-def test_drop_log_lines_keeps_what_is_not_log_noise():
-    lines = LOG.splitlines(keepends=True)
-    assert drop_log_lines(LOG, 3) == lines[5] + lines[7]
-    assert drop_log_lines(LOG, 2) == lines[5] + lines[6] + lines[7]
-    assert drop_log_lines(LOG, 0) == "".join(lines[1:])  # the banner says nothing
+def test_flag_types_accept_their_bounds():
+    assert cli.nonnegative_float("0") == 0.0 and cli.finite_float("-2.5") == -2.5
+    assert cli.fraction_float("0") == 0.0 and cli.fraction_float("0.999") == 0.999
+    assert cli.positive_int("2147483647") == 2**31 - 1
+    assert cli.seed_int("0") == 0 and cli.seed_int("4294967295") == 2**32 - 1
 
 
-def test_output_printed_during_a_wrapped_import_is_filtered_at_the_file_descriptor(tmp_path, monkeypatch, capfd):
-    package = tmp_path / "noisy_package"
-    package.mkdir()
-    (package / "__init__.py").write_text(f"import os\nos.write(2, {LOG.encode()!r})\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    wrap_first_import("noisy_package", lambda execute: run_holding_back_log_lines(execute, 3))
-    import noisy_package  # noqa: F401
+def test_seed_range_is_exactly_what_numpy_and_keras_accept():
+    import keras
 
-    sys.modules.pop("noisy_package")
-    lines = LOG.splitlines(keepends=True)
-    assert capfd.readouterr().err == lines[5] + lines[7]
+    keras.utils.set_random_seed(cli.MAX_SEED)  # the largest seed_int works
+    np.random.seed(cli.MAX_SEED)
+    with pytest.raises(ValueError):
+        keras.utils.set_random_seed(cli.MAX_SEED + 1)  # one more does not: seed_int refuses it up front
+    keras.utils.set_random_seed(0)
 
 
-def test_quiet_tensorflow_leaves_a_level_the_user_set(monkeypatch):
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
-    assert quiet_tensorflow() is False and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
-    assert quiet_tensorflow() is True and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
-    with pytest.raises(ValueError, match="level=5"):
-        quiet_tensorflow(5)
+def test_a_script_turns_an_unexpected_error_into_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """In-process through the script's own `run_script(main)` entry point."""
+    import keras_s11.clr
+
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    monkeypatch.setattr(keras_s11.clr, "cyclic_lr", raises(ZeroDivisionError("float division by zero")))
+    spec = importlib.util.spec_from_file_location("draw_clr_script", DRAW_CLR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as info:
+        cli.run_script(module.main, ["--out", str(tmp_path / "clr.png")])
+    assert info.value.code == 1
+    assert stderr_lines(capsys) == [
+        "error: unexpected ZeroDivisionError: float division by zero "
+        "(rerun with --debug or KERAS_S11_DEBUG=1 to see the traceback)"
+    ]
+    assert os.listdir(tmp_path) == []
 
 
-def test_tensorflow_starts_without_log_lines_after_quiet_tensorflow():
-    code = "import tensorflow as tf\nprint(float(tf.constant(1.0) + 1.0))\n"
-    env = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = ROOT
-    log_line = re.compile(r"^[IWE]\d{4} |^WARNING: All log messages before absl", re.MULTILINE)
-
-    def run(prefix):
-        command = [sys.executable, "-c", prefix + code]
-        return subprocess.run(command, capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
-
-    plain = run("")
-    assert log_line.search(plain.stderr)  # this TensorFlow does print start-up lines here
-    quiet = run("from keras_s11.cli import quiet_tensorflow\nquiet_tensorflow()\n")
-    assert quiet.returncode == 0 and quiet.stdout == "2.0\n"
-    assert not log_line.search(quiet.stderr), quiet.stderr
+def test_the_real_process_has_no_traceback_unless_debug(tmp_path):
+    """draw_clr.py with --out a folder named like a PNG, and --overwrite: a failure no check foresees."""
+    (tmp_path / "clr.png").mkdir()
+    command = [sys.executable, DRAW_CLR, "--out", str(tmp_path / "clr.png"), "--overwrite", "--step-size", "5"]
+    env = {key: value for key, value in os.environ.items() if key != cli.DEBUG_ENV}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("error: unexpected ")
+    assert lines[0].endswith("(rerun with --debug or KERAS_S11_DEBUG=1 to see the traceback)")
+    debug = subprocess.run([*command, "--debug"], capture_output=True, text=True, timeout=120, env=env)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert os.listdir(tmp_path) == ["clr.png"] and os.listdir(tmp_path / "clr.png") == []

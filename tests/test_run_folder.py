@@ -95,3 +95,42 @@ def test_output_folder_check(tmp_path):
         check_output_folder(tmp_path / "file")
     with pytest.raises(OutputFolderError, match="cannot be created"):
         check_output_folder(tmp_path / "file" / "below")
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_the_lock_is_held_until_the_finished_folder_is_renamed(tmp_path, monkeypatch, resume):
+    """A second writer arriving just before the rename must find the run busy, not take it over."""
+    target = tmp_path / "w"
+    seen = []
+    real_replace = os.replace
+
+    def replace_after_a_second_writer(src, dst):
+        if os.fspath(src) == partial_path(target):
+            try:  # the moment before the rename: the old order had already released the lock here
+                RunFolder(target, resume=resume).open()
+                seen.append("taken")
+            except RunFolderBusyError:
+                seen.append("busy")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_after_a_second_writer)
+    with RunFolder(target) as run:
+        write_json(run.file("x.json"), {"a": 1})
+    assert seen == ["busy"]
+    assert sorted(os.listdir(target)) == ["x.json"]  # complete, and no lock file left in it
+    assert os.listdir(tmp_path) == ["w"]  # no partial folder left
+
+
+def test_a_kept_partial_folder_stays_locked_by_its_lock_file(tmp_path):
+    """After an interrupted run its lock file stays, so a resumer and a second process lock the same file."""
+    target = tmp_path / "k"
+    with pytest.raises(KeyboardInterrupt):
+        with RunFolder(target, keep_partial_if="backup") as run:
+            os.mkdir(run.file("backup"))
+            raise KeyboardInterrupt
+    with RunFolder(target, resume=True):
+        with pytest.raises(RunFolderBusyError):
+            RunFolder(target, resume=True).open()
+        with pytest.raises(RunFolderBusyError):
+            RunFolder(target).open()  # not resuming, it would delete the folder: refused while locked
+    assert sorted(os.listdir(target)) == ["backup"]

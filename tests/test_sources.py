@@ -106,8 +106,8 @@ def test_tfds_path_returns_uint8_arrays(monkeypatch, tmp_path):
 def test_subset_option_of_class_folders_decodes_only_the_kept_images(image_folder, monkeypatch):
     (x_all, y_all), (x_test_all, y_test_all) = load_cifar10(image_folder)
     decoded = []
-    read_image = sources._read_image
-    monkeypatch.setattr(sources, "_read_image", lambda path: decoded.append(path) or read_image(path))
+    read_images = sources.read_images
+    monkeypatch.setattr(sources, "read_images", lambda paths, **kw: decoded.extend(paths) or read_images(paths, **kw))
     (x_train, y_train), (x_test, y_test) = load_cifar10(image_folder, limit_train=25, limit_test=7, seed=3)
     assert len(decoded) == 25 + 7
     # The subset train.py's --limit-train has always drawn: sorted first `limit` of a seeded permutation.
@@ -143,3 +143,62 @@ def test_subset_option_of_the_batches_and_limits_past_the_size(tmp_path):
 def test_subset_option_refuses_a_limit_that_is_not_a_positive_integer(tmp_path, limits, message):
     with pytest.raises(ValueError, match=f"must be a positive integer or None. Received: {message}"):
         load_cifar10(tmp_path / "does-not-matter", **limits)  # checked before any loading
+
+
+def batch_file(entries):
+    """A batch file of 4 images with `entries` replacing (None: removing) the official ones."""
+    batch = {b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 9]}
+    batch.update(entries)
+    return pickle.dumps({k: v for k, v in batch.items() if v is not None}, protocol=2)
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ({b"labels": [0, 1, 2, 10]}, "its labels must be in 0..9, but 1 of 4 are not (e.g. 10)"),
+        ({b"labels": [0, 1, True, 3]}, "its labels are not a list of integers"),
+        ({b"labels": [0.0, 1.0, 2.0, 3.0]}, "its labels are not a list of integers"),
+        ({b"labels": np.zeros(4, np.float64)}, "its labels are an array of dtype float64 and shape (4,)"),
+        ({b"labels": np.zeros((4, 1), np.int64)}, "its labels are an array of dtype int64 and shape (4, 1)"),
+        ({b"data": np.zeros((4, 3072), np.int64)}, "its data is an array of dtype int64, expected a uint8"),
+        ({b"data": np.zeros((4, 3072), object)}, "its data is an array of dtype object, expected a uint8"),
+        ({b"data": [[0] * 3072] * 4}, "its data is a list, expected a uint8 numpy array"),
+        ({b"data": np.zeros((4, 32, 32, 3), np.uint8)}, "its data has shape (4, 32, 32, 3), expected (N, 3072)"),
+        ({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, "its data has shape (0, 3072)"),
+        ({b"labels": [0, 1, 2]}, "it has 3 labels for 4 images"),
+        ({b"labels": None}, "it has no b'labels' entry (its keys: b'data')"),
+    ],
+)
+def test_a_malformed_batch_file_is_refused_naming_the_file(tmp_path, entries, message):
+    write_batches(tmp_path / "b")
+    (tmp_path / "b" / "data_batch_4").write_bytes(batch_file(entries))
+    with pytest.raises(DataError) as info:
+        load_cifar10(tmp_path / "b")
+    assert str(info.value).startswith(f"{tmp_path / 'b' / 'data_batch_4'} is not a CIFAR-10 batch file: {message}")
+
+
+def test_batch_files_pickled_under_python_3_and_label_arrays_are_accepted(tmp_path):
+    write_batches(tmp_path / "b")
+    data = np.arange(2 * 3072, dtype=np.int64).astype(np.uint8).reshape(2, 3072)
+    with open(tmp_path / "b" / "test_batch", "wb") as f:  # str keys, labels as an int64 array
+        pickle.dump({"data": data, "labels": np.array([3, 7])}, f, protocol=4)
+    _, (x_test, y_test) = load_cifar10(tmp_path / "b")
+    np.testing.assert_array_equal(y_test, [3, 7])
+    assert y_test.dtype == np.int32
+    np.testing.assert_array_equal(x_test[1], data[1].reshape(3, 32, 32).transpose(1, 2, 0))
+
+
+def test_the_refused_pickle_is_a_data_error_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_batches(tmp_path / "b")
+    (tmp_path / "b" / "test_batch").write_bytes(pickle.dumps({b"data": _Exploit()}, protocol=2))
+    with pytest.raises(DataError, match=r"^.*test_batch: refusing to load `posix.system`") as info:
+        load_cifar10(tmp_path / "b")
+    assert isinstance(info.value, UnsafePickleError) and isinstance(info.value, pickle.UnpicklingError)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_data_dir_that_is_a_fifo_is_named(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(DataError, match="is neither a folder nor an archive of CIFAR-10"):
+        load_cifar10(tmp_path / "fifo")

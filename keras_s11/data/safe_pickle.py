@@ -3,6 +3,8 @@
 import io
 import pickle
 
+from keras_s11.data.errors import DataError
+
 # Everything the CIFAR-10 batch files (pickled with numpy under Python 2 or 3)
 # can legitimately reference. Anything else, `os.system` for a start, is refused.
 _ALLOWED_GLOBALS = {
@@ -18,8 +20,12 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """Raised when a pickle asks for anything outside the CIFAR-10 format."""
+class UnsafePickleError(DataError, pickle.UnpicklingError):
+    """Raised when a pickle asks for anything outside the CIFAR-10 format.
+
+    A `DataError` (what the loaders raise for any bad source) and a
+    `pickle.UnpicklingError`.
+    """
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
