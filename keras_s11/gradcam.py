@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from keras_s11.backends import require_tensorflow_backend
 from keras_s11.saving import as_float32
 
 DEFAULT_GRADCAM_LAYERS = ("layer1", "layer2", "layer3")
@@ -69,7 +70,10 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
         LayerNameError: If a layer name is unknown (the message lists the
             valid ones).
         ValueError: If `class_indices` does not match `images`.
+        keras_s11.backends.BackendError: On Keras's JAX or PyTorch backend
+            (tf-keras-vis is TensorFlow code), in one line.
     """
+    require_tensorflow_backend("Grad-CAM (tf-keras-vis)", "the report skips Grad-CAM on other backends")
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore

@@ -42,7 +42,9 @@ def check_augmentation(images, padding, cutout):
     if isinstance(cutout, bool) or not isinstance(cutout, (int, np.integer)) or cutout < 0:
         raise ValueError(f"Argument `cutout` must be an integer >= 0. Received: cutout={cutout!r}")
     if max(height, width) > 2**16:
-        raise ValueError(f"Argument `images` must be at most 65536 pixels high and wide. Received: shape={images.shape}")
+        raise ValueError(
+            f"Argument `images` must be at most 65536 pixels high and wide. Received: shape={images.shape}"
+        )
 
 
 def train_steps(images, batch_size, initial_epoch):
