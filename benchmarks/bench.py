@@ -308,16 +308,16 @@ def compare_backends(backends, batch_size, warmup, repeats, width=64, timeout=18
 def print_backend_table(results):
     """Prints img/s per backend and policy, and each backend's ratio to the TensorFlow backend."""
     reference = results.get("tensorflow")
-    print(f"{'backend':12s} {'precision':16s} {'img/s':>10s} {'/ tensorflow':>13s}")
+    print(f"{'backend':12s} {'precision':22s} {'img/s':>10s} {'/ tensorflow':>13s}")
     for backend, result in results.items():
         for policy, value in result["img_per_s"].items():
             base = reference and reference["img_per_s"].get(policy)
             ratio = f"{value / base:12.2f}x" if base else f"{'':13s}"
             marker = " (auto)" if policy == result["auto"] else ""
-            print(f"{backend:12s} {policy + marker:16s} {value:10.1f} {ratio}")
+            print(f"{backend:12s} {policy + marker:22s} {value:10.1f} {ratio}")
         if reference and backend != "tensorflow":
             mine, theirs = result["img_per_s"][result["auto"]], reference["img_per_s"][reference["auto"]]
-            print(f"{backend:12s} {'auto / auto':16s} {'':10s} {mine / theirs:12.2f}x")
+            print(f"{backend:12s} {'auto / auto':22s} {'':10s} {mine / theirs:12.2f}x")
 
 
 def machine():
