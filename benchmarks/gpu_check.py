@@ -3,13 +3,14 @@
 For a lent GPU machine with JAX and PyTorch (CUDA) but no Keras, no
 TensorFlow and no network (docs/BENCHMARKS.md): Keras and its missing
 dependencies are installed from wheels carried along
-(`benchmarks/gpu_wheels.sh`), and the images are the JPEG class folders of
-../shared/datasets/cifar10.
+(`benchmarks/gpu_prepare.sh`), and the images are the JPEG class folders of
+../shared/datasets/cifar10, carried as .data/cifar10.
 
-    python benchmarks/gpu_check.py --data-dir ../shared/datasets/cifar10
+    python benchmarks/gpu_check.py --data-dir .data/cifar10
     python benchmarks/gpu_check.py --data-dir DIR --tiny     # a minute on a CPU: the flow, not the numbers
 
-Each backend runs in its own process (a process has one Keras backend):
+The images are decoded once, in this process (NumPy and Pillow only), and
+handed to one child process per backend (a process has one Keras backend):
 LR range test, one-cycle training (mixed_float16 on a GPU; XLA on JAX),
 test accuracy. It prints the wall time of every epoch, the range test's
 pick and the accuracy, one JSON line per backend, and a summary table.
@@ -20,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,12 +41,13 @@ def parse_args(argv=None):
     parser.add_argument("--range-test-steps", type=int, default=100)
     parser.add_argument("--limit-train", type=int, help="use the first N training images (after a seeded shuffle)")
     parser.add_argument("--limit-test", type=int, help="use N test images")
-    parser.add_argument("--precision", default="auto", help="auto (mixed_float16 on a GPU), float32, mixed_bfloat16, ...")
+    parser.add_argument("--precision", default="auto", help="auto (mixed_float16 on a GPU), float32, mixed_bfloat16")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true", help=f"a CPU-sized check of the flow: {TINY}")
     parser.add_argument("--json", help="write the results of every backend to this file")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed to each backend (default 3600)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--arrays", help=argparse.SUPPRESS)  # the decoded images, for a child
     args = parser.parse_args(argv)
     if args.tiny:
         for name, value in TINY.items():
@@ -62,12 +65,22 @@ def subset(images, labels, limit, seed):
     return images[keep], labels[keep]
 
 
+def load_images(args):
+    """`((x_train, y_train), (x_test, y_test))`, limited as the flags say."""
+    from keras_s11.data import load_cifar10
+
+    (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
+    return subset(x_train, y_train, args.limit_train, args.seed), subset(x_test, y_test, args.limit_test, args.seed)
+
+
 def run_backend(args):
     """The whole recipe on the current Keras backend; returns its results as a dict."""
     import keras
 
     from callbacks import OneCycle
-    from keras_s11.data import load_cifar10, make_inputs
+    import numpy as np
+
+    from keras_s11.data import make_inputs
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
     from keras_s11.losses import SparseCategoricalCrossentropy
     from keras_s11.lr_finder import find_lr_range
@@ -76,14 +89,17 @@ def run_backend(args):
 
     backend = keras.backend.backend()
     started = time.perf_counter()
-    (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
-    x_train, y_train = subset(x_train, y_train, args.limit_train, args.seed)
-    x_test, y_test = subset(x_test, y_test, args.limit_test, args.seed)
+    if args.arrays:
+        with np.load(args.arrays) as arrays:
+            x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    else:
+        (x_train, y_train), (x_test, y_test) = load_images(args)
     loaded = time.perf_counter() - started
     policy = set_precision_policy(args.precision)
     jit = resolve_jit_compile("auto")
     device = detect_accelerator()
-    print(f"[{backend}] {device}, {policy}, jit_compile={jit}; {len(x_train)} train / {len(x_test)} test images", flush=True)
+    sizes = f"{len(x_train)} train / {len(x_test)} test images"
+    print(f"[{backend}] {device}, {policy}, jit_compile={jit}; {sizes}", flush=True)
     keras.utils.set_random_seed(args.seed)
     train, test = make_inputs((x_train, y_train), (x_test, y_test), args.batch_size, seed=args.seed)
     model = build_model(width=args.width)
@@ -158,9 +174,11 @@ def _add_device_name(result, backend):
         pass
 
 
-def child_argv(args, backend):
-    """The command line of the child process for `backend`."""
+def child_argv(args, backend, arrays=None):
+    """The command line of the child process for `backend` (reading the decoded images from `arrays`)."""
     argv = [sys.executable, os.path.abspath(__file__), "--child", "--data-dir", args.data_dir, "--seed", str(args.seed)]
+    if arrays:
+        argv += ["--arrays", arrays]
     for name in ("epochs", "peak_epoch", "batch_size", "width", "range_test_steps", "limit_train", "limit_test"):
         value = getattr(args, name)
         if value is not None:
@@ -168,33 +186,44 @@ def child_argv(args, backend):
     return argv + ["--precision", args.precision]
 
 
+def run_child(args, backend, arrays):
+    """Runs the recipe on `backend` in a child process; its results, or `None` if it failed."""
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    print(f"=== KERAS_BACKEND={backend}", flush=True)
+    start = time.perf_counter()
+    try:
+        run = subprocess.run(
+            child_argv(args, backend, arrays), env=env, stdout=subprocess.PIPE, text=True, timeout=args.timeout
+        )
+    except subprocess.TimeoutExpired:
+        print(f"[{backend}] no result within {args.timeout} s", flush=True)
+        return None
+    lines = run.stdout.splitlines()
+    print("\n".join(line for line in lines if not line.startswith("RESULT ")), flush=True)
+    found = [json.loads(line[len("RESULT ") :]) for line in lines if line.startswith("RESULT ")]
+    if run.returncode != 0 or not found:
+        print(f"[{backend}] failed with exit status {run.returncode}", flush=True)
+        return None
+    found[0]["process_seconds"] = round(time.perf_counter() - start, 1)
+    print("RESULT " + json.dumps(found[0]), flush=True)
+    return found[0]
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
         print("RESULT " + json.dumps(run_backend(args)), flush=True)
         return None
-    results = []
-    for backend in args.backends:
-        env = dict(os.environ, KERAS_BACKEND=backend)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        print(f"=== KERAS_BACKEND={backend}", flush=True)
-        start = time.perf_counter()
-        try:
-            run = subprocess.run(
-                child_argv(args, backend), env=env, stdout=subprocess.PIPE, text=True, timeout=args.timeout
-            )
-        except subprocess.TimeoutExpired:
-            print(f"[{backend}] no result within {args.timeout} s", flush=True)
-            continue
-        lines = run.stdout.splitlines()
-        print("\n".join(line for line in lines if not line.startswith("RESULT ")), flush=True)
-        found = [json.loads(line[len("RESULT ") :]) for line in lines if line.startswith("RESULT ")]
-        if run.returncode != 0 or not found:
-            print(f"[{backend}] failed with exit status {run.returncode}", flush=True)
-            continue
-        found[0]["process_seconds"] = round(time.perf_counter() - start, 1)
-        results.append(found[0])
-        print("RESULT " + json.dumps(found[0]), flush=True)
+    import numpy as np
+
+    start = time.perf_counter()
+    (x_train, y_train), (x_test, y_test) = load_images(args)
+    print(f"Decoded {len(x_train)} training and {len(x_test)} test images in {time.perf_counter() - start:.1f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        arrays = os.path.join(tmp, "images.npz")
+        np.savez(arrays, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        results = [r for r in (run_child(args, backend, arrays) for backend in args.backends) if r]
     print()
     print(f"{'backend':10s} {'device':28s} {'policy':16s} {'LRMIN':>8s} {'LRMAX':>8s} {'median epoch':>13s} "
           f"{'train s':>8s} {'test acc':>9s}")

@@ -177,7 +177,8 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
         An `LRRangeResult`.
     """
     test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, **kwargs)
-    model.fit(repeat_input(dataset), steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
+    dataset = repeat_input(dataset)
+    model.fit(dataset, steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
     lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)
     result = LRRangeResult(
         lrs=test.lrs,

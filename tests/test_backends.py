@@ -28,7 +28,8 @@ def tensorflow_one_cycle():
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
     model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
     one_cycle = OneCycle(0.01, 0.1, epochs=2, peak_epoch=1)
-    model.fit(np.zeros((64, 4), "float32"), np.zeros(64, "int32"), batch_size=16, epochs=2, callbacks=[one_cycle], verbose=0)
+    x, y = np.zeros((64, 4), "float32"), np.zeros(64, "int32")
+    model.fit(x, y, batch_size=16, epochs=2, callbacks=[one_cycle], verbose=0)
     schedule = OneCycleSchedule(0.01, 0.1, steps_per_epoch=4, epochs=2, peak_epoch=1)
     return one_cycle.lrs, [float(schedule(step)) for step in range(9)]
 

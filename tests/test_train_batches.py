@@ -184,3 +184,19 @@ def test_eval_batches_keep_order_and_the_last_short_batch():
     assert EvalBatches(images, None, 32)[1].shape == (32, 32, 32, 3)
     with pytest.raises(IndexError):
         batches[3]
+
+
+def test_range_test_input_repeats_a_finite_pydataset_and_keeps_an_endless_one():
+    from keras_s11.data import make_train_dataset
+    from keras_s11.lr_finder import repeat_input
+
+    images, labels = random_images(70)
+    finite = EvalBatches(images, labels, 32)
+    repeated = repeat_input(finite)
+    assert repeated.num_batches is None
+    np.testing.assert_array_equal(repeated[4][1], finite[1][1])  # 4 % 3 batches
+    endless = make_train_batches(images, labels, 16, seed=0)
+    assert repeat_input(endless) is endless
+    assert repeat_input(make_train_dataset(images, labels, 16, seed=0)) is not None
+    with pytest.raises(TypeError, match="dataset"):
+        repeat_input([images, labels])
