@@ -137,22 +137,24 @@ def bf16_matmul_tflops(size=4096, repeats=5):
     return 2 * size**3 / best / 1e12
 
 
-def pipeline_throughput(batch_size, batches, num_images=50_000, resumable=True):
-    """img/s of a training input pipeline alone (shuffle, gather, augment, normalise).
+def pipeline_throughput(batch_size, batches, num_images=50_000, kind="tf.data"):
+    """img/s of a training input alone (shuffle, gather, augment, normalise).
 
-    `resumable`: `scripts/train.py`'s pipeline (parallel, stateless draws);
-    otherwise `make_train_dataset` (sequential, the notebook default).
+    `kind`: `"tf.data"` (`make_train_dataset`, the TensorFlow backend's) or
+    `"pydataset"` (`make_train_batches`, NumPy, the other backends').
     """
-    from keras_s11.data.pipeline import make_resumable_train_dataset, make_train_dataset
-
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (num_images, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, num_images)
-    if resumable:
-        dataset = make_resumable_train_dataset(images, labels, batch_size, seed=0)
+    if kind == "tf.data":
+        from keras_s11.data.pipeline import make_train_dataset
+
+        iterator = iter(make_train_dataset(images, labels, batch_size, seed=0))
     else:
-        dataset = make_train_dataset(images, labels, batch_size, seed=0).repeat()
-    iterator = iter(dataset)
+        from keras_s11.data.train_batches import make_train_batches
+
+        dataset = make_train_batches(images, labels, batch_size, seed=0)
+        iterator = iter(dataset)
     for _ in range(3):
         next(iterator)
     start = time.perf_counter()
@@ -357,7 +359,9 @@ def parse_args(argv=None):
         default=list(BACKENDS),
         help="Keras backends whose training step is compared, each in its own process (default: all three)",
     )
-    parser.add_argument("--no-backends", dest="compare_backends", action="store_false", help="skip that comparison")
+    parser.add_argument(
+        "--no-backends", dest="compare_backends", action="store_false", help="skip that comparison (--quick skips it)"
+    )
     parser.add_argument("--backends-only", action="store_true", help="run only the backend comparison")
     parser.add_argument("--width", type=int, default=64, help="model width of the backend comparison (default 64)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps before each case (default 2)")
@@ -373,7 +377,7 @@ def main(argv=None):
     if args.backend_child:
         return backend_child(args)
     backends = {}
-    if args.compare_backends or args.backends_only:
+    if args.backends_only or (args.compare_backends and not args.quick):
         print("Training step per Keras backend, each in its own process:", flush=True)
         backends = compare_backends(args.backends, batch, warmup, repeats, args.width)
         print_backend_table(backends)
@@ -408,8 +412,8 @@ def main(argv=None):
             if not args.quick:
                 record("train torch float32", torch_train_step(False, batch, warmup, repeats))
 
-    record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))  # train.py's
-    record("input pipeline make_train_dataset", pipeline_throughput(batch, 10 if args.quick else 40, resumable=False))
+    record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))  # tf.data
+    record("input pipeline make_train_batches", pipeline_throughput(batch, 10 if args.quick else 40, kind="pydataset"))
     overhead = callback_overhead_ms(50 if args.quick else 200)
     print(f"{'callbacks OneCycle+StepHistory':40s} {overhead:10.2f} ms/step", flush=True)
 
@@ -447,7 +451,7 @@ def main(argv=None):
     ratio("XLA / no XLA, bf16 (training step)", f"{bf16} xla", bf16)
     ratio("keras bf16 training step / ceiling", bf16, "ceiling: bf16 matmul peak / step FLOPs")
     ratio("input pipeline / keras bf16 training step", "input pipeline", bf16)
-    ratio("train.py pipeline / make_train_dataset", "input pipeline", "input pipeline make_train_dataset")
+    ratio("tf.data pipeline / NumPy PyDataset", "input pipeline", "input pipeline make_train_batches")
     ratio("onnxruntime / keras predict (float32)", "inference onnxruntime float32", "inference keras predict float32")
 
     if args.json:

@@ -64,7 +64,7 @@ def main(out_path):
     from callbacks import OneCycle, StepHistory
     from keras_s11.backends import BackendError
     from keras_s11.data import make_inputs
-    from keras_s11.distribute import make_strategy
+    from keras_s11.distribute import StrategyError, describe_strategy, make_strategy
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
     from keras_s11.export import save_state_dict, torch_state_dict
     from keras_s11.figures import plot_lr_range_test, plot_training_curves, save_figure
@@ -84,6 +84,11 @@ def main(out_path):
     train, test = make_inputs((x_train, y_train), (x_test, y_test), batch_size=16, seed=0)
     result["inputs"] = [type(train).__name__, type(test).__name__]
     strategy = make_strategy("auto")
+    result["strategy"] = describe_strategy(strategy)
+    try:
+        make_strategy("mirrored")
+    except StrategyError as error:
+        result["mirrored_error"] = str(error)
     with strategy.scope():
         model = keras_s11.build_model(width=4)
         model.compile(

@@ -61,6 +61,8 @@ def test_training_runs_without_tensorflow(backend, tmp_path, tensorflow_lrs):
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["tta_accuracy"] <= 1.0
     assert result["reload_max_difference"] < 1e-6
     assert "TensorFlow backend" in result["gradcam_error"] and backend in result["gradcam_error"]
+    assert result["strategy"] == f"one device ({backend} backend), 1 replica"
+    assert "tf.distribute" in result["mirrored_error"] and backend in result["mirrored_error"]
     lrs, schedule = tensorflow_lrs
     assert len(lrs) == 8
     assert result["lrs"] == lrs  # exactly, float for float

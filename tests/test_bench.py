@@ -21,6 +21,7 @@ def test_median_seconds_runs_warmup_then_timed_calls():
 
 def test_pipeline_and_callback_figures_are_finite():
     assert math.isfinite(bench.pipeline_throughput(batch_size=32, batches=2, num_images=128))
+    assert math.isfinite(bench.pipeline_throughput(batch_size=32, batches=2, num_images=128, kind="pydataset"))
     assert math.isfinite(bench.callback_overhead_ms(steps=5))
 
 
