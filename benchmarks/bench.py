@@ -3,18 +3,27 @@
     python benchmarks/bench.py                 # the full set, several minutes on 2 cores
     python benchmarks/bench.py --quick         # fewer cases and steps, under two minutes
     python benchmarks/bench.py --json out.json
+    python benchmarks/bench.py --backends-only  # the training step on TensorFlow, JAX and PyTorch, side by side
 
 Every figure is the median of several timed repetitions after warm-up steps,
 in images per second. Ratios are taken between figures of the same run, since
 a shared machine drifts between runs. PyTorch rows need `torch`; the ONNX row
 needs `onnxruntime` and `tf2onnx`; missing packages skip their rows.
+
+The backend comparison runs the same Keras model's training step on each
+Keras backend, each in its own process (a process has one backend), with
+each backend's automatic precision and compilation on this machine
+(`keras_s11.precision`) and in float32, and reports img/s and the ratio to
+the TensorFlow backend.
 """
 
 import argparse
 import datetime
 import os
 import platform
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -128,22 +137,24 @@ def bf16_matmul_tflops(size=4096, repeats=5):
     return 2 * size**3 / best / 1e12
 
 
-def pipeline_throughput(batch_size, batches, num_images=50_000, resumable=True):
-    """img/s of a training input pipeline alone (shuffle, gather, augment, normalise).
+def pipeline_throughput(batch_size, batches, num_images=50_000, kind="tf.data"):
+    """img/s of a training input alone (shuffle, gather, augment, normalise).
 
-    `resumable`: `scripts/train.py`'s pipeline (parallel, stateless draws);
-    otherwise `make_train_dataset` (sequential, the notebook default).
+    `kind`: `"tf.data"` (`make_train_dataset`, the TensorFlow backend's) or
+    `"pydataset"` (`make_train_batches`, NumPy, the other backends').
     """
-    from keras_s11.data.pipeline import make_resumable_train_dataset, make_train_dataset
-
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (num_images, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, num_images)
-    if resumable:
-        dataset = make_resumable_train_dataset(images, labels, batch_size, seed=0)
+    if kind == "tf.data":
+        from keras_s11.data.pipeline import make_train_dataset
+
+        iterator = iter(make_train_dataset(images, labels, batch_size, seed=0))
     else:
-        dataset = make_train_dataset(images, labels, batch_size, seed=0).repeat()
-    iterator = iter(dataset)
+        from keras_s11.data.train_batches import make_train_batches
+
+        dataset = make_train_batches(images, labels, batch_size, seed=0)
+        iterator = iter(dataset)
     for _ in range(3):
         next(iterator)
     start = time.perf_counter()
@@ -220,6 +231,97 @@ def keras_and_onnx_inference(num_images, batch_size, repeats, tmp_dir):
     return results
 
 
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def backend_train_step(policy, batch_size, warmup, repeats, width=64):
+    """img/s of one training step of the model on the current Keras backend (run in a child process).
+
+    The same model, loss and optimizer as `keras_train_step`, with the
+    backend's automatic `jit_compile` (`keras_s11.precision`); the batch is
+    converted to a backend tensor once.
+    """
+    import keras
+
+    from keras_s11.losses import SparseCategoricalCrossentropy
+    from keras_s11.model import build_model
+    from keras_s11.precision import resolve_jit_compile
+
+    keras.mixed_precision.set_global_policy(policy)
+    model = build_model(width=width)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+        loss=SparseCategoricalCrossentropy(label_smoothing=0.2),
+        metrics=["accuracy"],
+        jit_compile=resolve_jit_compile("auto"),
+    )
+    images, labels = (keras.ops.convert_to_tensor(a) for a in synthetic_batch(batch_size))
+    return batch_size / median_seconds(lambda: model.train_on_batch(images, labels), warmup, repeats)
+
+
+def backend_child(args):
+    """The child process of `compare_backends`: prints one JSON line of results."""
+    import keras
+
+    from keras_s11.precision import set_precision_policy
+
+    auto = set_precision_policy("auto")
+    rows = {}
+    for policy in dict.fromkeys([auto, "float32"]):
+        rows[policy] = backend_train_step(policy, args.batch_size, args.warmup, args.repeats, args.width)
+    tensorflow = "tensorflow" in sys.modules
+    print(json.dumps({"backend": keras.backend.backend(), "auto": auto, "img_per_s": rows, "tensorflow": tensorflow}))
+
+
+def compare_backends(backends, batch_size, warmup, repeats, width=64, timeout=1800):
+    """The training step on each Keras backend, each in its own process.
+
+    Args:
+        backends: Names of Keras backends; one whose library is missing (or
+            whose child fails) is reported and skipped.
+        batch_size, warmup, repeats: As in `median_seconds` and the step.
+        width: Model width (64: the recipe's network).
+        timeout: Seconds allowed to each child.
+
+    Returns:
+        `{backend: {"auto": policy, "img_per_s": {policy: img/s}}}`.
+    """
+    results = {}
+    for backend in backends:
+        command = [sys.executable, os.path.abspath(__file__), "--backend-child", "--batch-size", str(batch_size)]
+        command += ["--warmup", str(warmup), "--repeats", str(repeats), "--width", str(width)]
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{backend}: no result within {timeout} s, skipped")
+            continue
+        lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+        if run.returncode != 0 or not lines:
+            last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"{backend}: skipped ({last})")
+            continue
+        result = json.loads(lines[-1])
+        results[backend] = {"auto": result["auto"], "img_per_s": result["img_per_s"]}
+    return results
+
+
+def print_backend_table(results):
+    """Prints img/s per backend and policy, and each backend's ratio to the TensorFlow backend."""
+    reference = results.get("tensorflow")
+    print(f"{'backend':12s} {'precision':22s} {'img/s':>10s} {'/ tensorflow':>13s}")
+    for backend, result in results.items():
+        for policy, value in result["img_per_s"].items():
+            base = reference and reference["img_per_s"].get(policy)
+            ratio = f"{value / base:12.2f}x" if base else f"{'':13s}"
+            marker = " (auto)" if policy == result["auto"] else ""
+            print(f"{backend:12s} {policy + marker:22s} {value:10.1f} {ratio}")
+        if reference and backend != "tensorflow":
+            mine, theirs = result["img_per_s"][result["auto"]], reference["img_per_s"][reference["auto"]]
+            print(f"{backend:12s} {'auto / auto':22s} {'':10s} {mine / theirs:12.2f}x")
+
+
 def machine():
     """What the numbers were measured on."""
     import keras
@@ -250,14 +352,41 @@ def parse_args(argv=None):
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch reference")
     parser.add_argument("--no-xla", dest="xla", action="store_false", help="skip the XLA cases")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=BACKENDS,
+        default=list(BACKENDS),
+        help="Keras backends whose training step is compared, each in its own process (default: all three)",
+    )
+    parser.add_argument(
+        "--no-backends", dest="compare_backends", action="store_false", help="skip that comparison (--quick skips it)"
+    )
+    parser.add_argument("--backends-only", action="store_true", help="run only the backend comparison")
+    parser.add_argument("--width", type=int, default=64, help="model width of the backend comparison (default 64)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps before each case (default 2)")
+    parser.add_argument("--backend-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 5)
-    warmup = 2
+    args.repeats = repeats = args.repeats or (3 if args.quick else 5)
+    warmup = args.warmup
     batch = args.batch_size
+    if args.backend_child:
+        return backend_child(args)
+    backends = {}
+    if args.backends_only or (args.compare_backends and not args.quick):
+        print("Training step per Keras backend, each in its own process:", flush=True)
+        backends = compare_backends(args.backends, batch, warmup, repeats, args.width)
+        print_backend_table(backends)
+        print(flush=True)
+    if args.backends_only:
+        if args.json:
+            write_json(args.json, _backend_record(args, backends))
+            print(f"\nWrote {args.json}")
+        return
     rows = []  # (name, img/s)
 
     def record(name, value):
@@ -283,8 +412,8 @@ def main(argv=None):
             if not args.quick:
                 record("train torch float32", torch_train_step(False, batch, warmup, repeats))
 
-    record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))  # train.py's
-    record("input pipeline make_train_dataset", pipeline_throughput(batch, 10 if args.quick else 40, resumable=False))
+    record("input pipeline", pipeline_throughput(batch, 10 if args.quick else 40))  # tf.data
+    record("input pipeline make_train_batches", pipeline_throughput(batch, 10 if args.quick else 40, kind="pydataset"))
     overhead = callback_overhead_ms(50 if args.quick else 200)
     print(f"{'callbacks OneCycle+StepHistory':40s} {overhead:10.2f} ms/step", flush=True)
 
@@ -322,7 +451,7 @@ def main(argv=None):
     ratio("XLA / no XLA, bf16 (training step)", f"{bf16} xla", bf16)
     ratio("keras bf16 training step / ceiling", bf16, "ceiling: bf16 matmul peak / step FLOPs")
     ratio("input pipeline / keras bf16 training step", "input pipeline", bf16)
-    ratio("train.py pipeline / make_train_dataset", "input pipeline", "input pipeline make_train_dataset")
+    ratio("tf.data pipeline / NumPy PyDataset", "input pipeline", "input pipeline make_train_batches")
     ratio("onnxruntime / keras predict (float32)", "inference onnxruntime float32", "inference keras predict float32")
 
     if args.json:
@@ -337,9 +466,22 @@ def main(argv=None):
             "bf16_matmul_tflops": peak,
             "training_gflop_per_image": flops / 1e9,
             "ratios": ratios,
+            "backends": backends,
         }
         write_json(args.json, result)
         print(f"\nWrote {args.json}")
+
+
+def _backend_record(args, backends):
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "cores": os.cpu_count(),
+        "batch_size": args.batch_size,
+        "width": args.width,
+        "repeats": args.repeats,
+        "backends": backends,
+    }
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ given to the input pipeline stays the global batch: each of the
 `strategy.num_replicas_in_sync` replicas gets its share.
 
 TensorFlow is imported on first use: reading `TF_CONFIG` and the names of
-the strategies does not start it.
+the strategies does not start it. On Keras's JAX and PyTorch backends
+`make_strategy("auto")` (or `"default"`) gives a `SingleDeviceStrategy`,
+whose scope does nothing, and the other names fail with one line; the
+helpers below leave it (and `PyDataset` inputs) alone, so one training flow
+runs on every backend.
 """
 
 import glob
@@ -15,6 +19,7 @@ import json
 import os
 
 from keras_s11 import cli
+from keras_s11.single_device import SingleDeviceStrategy
 
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
 
@@ -107,12 +112,14 @@ def make_strategy(name="auto", devices=None):
             `tf.config.set_logical_device_configuration`.
 
     Returns:
-        A `tf.distribute.Strategy`.
+        A `tf.distribute.Strategy`; on other Keras backends a
+        `SingleDeviceStrategy` for `auto` and `default`.
 
     Raises:
         ValueError: If `name` is not one of `STRATEGIES`.
         StrategyError: If the strategy cannot run here (no TPU for `tpu`,
-            no cluster in `TF_CONFIG` for `multi-worker`).
+            no cluster in `TF_CONFIG` for `multi-worker`, a tf.distribute
+            strategy on the JAX or PyTorch backend).
 
     Example:
 
@@ -122,10 +129,20 @@ def make_strategy(name="auto", devices=None):
     ...     model.compile(optimizer=..., loss=...)
     >>> model.fit(train_ds, epochs=24, shuffle=False)  # train_ds shuffles itself
     """
-    import tensorflow as tf
-
     if name not in STRATEGIES:
         raise ValueError(f"Argument `name` must be one of {STRATEGIES}. Received: name={name!r}")
+    from keras_s11.backends import keras_backend
+
+    backend = keras_backend()
+    if backend != "tensorflow":
+        if name in ("auto", "default"):
+            return SingleDeviceStrategy()
+        raise StrategyError(
+            f"strategy {name!r} is a tf.distribute strategy and needs Keras's TensorFlow backend; "
+            f"Keras runs on {backend} here: set KERAS_BACKEND=tensorflow, or train on one device"
+        )
+    import tensorflow as tf
+
     if devices is not None and name != "mirrored":
         raise ValueError(f"Argument `devices` applies to name='mirrored' only. Received: name={name!r}")
     if name == "auto":
@@ -176,6 +193,10 @@ def task_run_name(run_name, strategy_name, environ=None):
 
 def describe_strategy(strategy):
     """A short description, e.g. `"MirroredStrategy, 2 replicas"`."""
+    if isinstance(strategy, SingleDeviceStrategy):
+        from keras_s11.backends import keras_backend
+
+        return f"one device ({keras_backend()} backend), 1 replica"
     import tensorflow as tf
 
     name = type(strategy).__name__
@@ -196,7 +217,10 @@ def shard_by_data(dataset):
     `tf.data` cannot shard a dataset built from tensors by file; with the
     DATA policy every worker builds the same (seeded) pipeline and keeps its
     own share of each global batch, instead of warning and falling back.
+    Any other input (a `keras.utils.PyDataset`) is returned unchanged.
     """
+    if not hasattr(dataset, "with_options"):
+        return dataset
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -226,6 +250,8 @@ def adapt_for_multi_worker(model, strategy, dataset):
     Returns:
         `True` if the model was adapted, `False` if nothing was needed.
     """
+    if isinstance(strategy, SingleDeviceStrategy):
+        return False
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -263,6 +289,8 @@ def values_across_workers(strategy, value):
     Returns:
         A list of integers.
     """
+    if isinstance(strategy, SingleDeviceStrategy):
+        return [int(value)]
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

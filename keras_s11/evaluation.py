@@ -2,11 +2,14 @@
 
 import numpy as np
 
-from keras_s11.data.pipeline import make_predict_dataset
+from keras_s11.data.inputs import make_eval_input
 
 
 def predict_probabilities(model, images, batch_size=512):
-    """Class probabilities for uint8 images.
+    """Class probabilities for uint8 images, on any Keras backend.
+
+    The images go through `make_predict_dataset` (tf.data) on TensorFlow
+    and through `keras_s11.data.EvalBatches` elsewhere: the same values.
 
     Args:
         model: A model mapping normalised images to probabilities.
@@ -16,7 +19,7 @@ def predict_probabilities(model, images, batch_size=512):
     Returns:
         float32 array `(N, num_classes)`.
     """
-    return model.predict(make_predict_dataset(images, batch_size), verbose=0).astype(np.float32)
+    return np.asarray(model.predict(make_eval_input(images, None, batch_size), verbose=0), dtype=np.float32)
 
 
 def flip_averaged(model, images, probabilities, batch_size=512):

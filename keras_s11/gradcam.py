@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from keras_s11.backends import require_tensorflow_backend
 from keras_s11.saving import as_float32
 
 DEFAULT_GRADCAM_LAYERS = ("layer1", "layer2", "layer3")
@@ -74,6 +75,8 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
         ValueError: If `images` are not uint8 pixels of the model's input
             shape, or `class_indices` does not match them; the message says
             what is wanted and what was received.
+        keras_s11.backends.BackendError: On Keras's JAX or PyTorch backend
+            (tf-keras-vis is TensorFlow code), in one line.
 
     Example:
 
@@ -82,6 +85,7 @@ def gradcam_heatmaps(model, images, class_indices, layer_names=DEFAULT_GRADCAM_L
     >>> heatmaps["layer3"].shape
     (8, 32, 32)
     """
+    require_tensorflow_backend("Grad-CAM (tf-keras-vis)", "the report skips Grad-CAM on other backends")
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore

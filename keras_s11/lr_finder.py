@@ -3,6 +3,7 @@
 import dataclasses
 import warnings
 
+import keras
 import numpy as np
 
 LR_RULE = (
@@ -130,6 +131,52 @@ def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1):
     return float(lrs[onset]), float(lrs[best])
 
 
+def repeat_input(dataset):
+    """`dataset` as an input that does not run out: a range test needs more steps than an epoch may hold.
+
+    A `tf.data.Dataset` is `.repeat()`-ed; an endless `keras.utils.PyDataset`
+    (`num_batches` is `None`, as `keras_s11.data.TrainBatches`) is returned
+    as it is; a finite one is wrapped so that batch `i` is its batch
+    `i % len(dataset)`. A wrapped dataset's `on_epoch_end` is not called.
+
+    Args:
+        dataset: A `tf.data.Dataset` or a `keras.utils.PyDataset`.
+
+    Returns:
+        An endless input for `fit`.
+
+    Raises:
+        TypeError: For any other kind of input.
+    """
+    if isinstance(dataset, keras.utils.PyDataset):
+        if dataset.num_batches is None:
+            return dataset
+        if dataset.num_batches < 1:
+            raise ValueError("Argument `dataset` holds no batch.")
+        return _RepeatedPyDataset(dataset)
+    if hasattr(dataset, "repeat") and hasattr(dataset, "element_spec"):  # tf.data, without importing TensorFlow
+        return dataset.repeat()
+    raise TypeError(
+        "Argument `dataset` must be a tf.data.Dataset or a keras.utils.PyDataset. "
+        f"Received: dataset of type {type(dataset).__name__}"
+    )
+
+
+class _RepeatedPyDataset(keras.utils.PyDataset):
+    """Batch `i` of a finite `PyDataset`, modulo its length, without end."""
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    @property
+    def num_batches(self):
+        return None
+
+    def __getitem__(self, index):
+        return self.dataset[index % self.dataset.num_batches]
+
+
 def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mode="exponential", verbose=1, **kwargs):
     """Runs `LRRangeTest` on `model` and suggests LRMIN and LRMAX.
 
@@ -138,7 +185,8 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
 
     Args:
         model: A compiled Keras model.
-        dataset: A training `tf.data.Dataset` (repeated here as needed).
+        dataset: A training `tf.data.Dataset` or `keras.utils.PyDataset`
+            (repeated here as needed, see `repeat_input`).
         start_lr, end_lr, num_steps, mode: As in `LRRangeTest`.
         verbose: Verbosity of `fit`; also prints the suggestion when > 0.
         **kwargs: Further `LRRangeTest` arguments.
@@ -149,7 +197,8 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
     from keras_s11.callbacks.lr_range_test import LRRangeTest
 
     test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, **kwargs)
-    model.fit(dataset.repeat(), steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
+    dataset = repeat_input(dataset)
+    model.fit(dataset, steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
     lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)
     result = LRRangeResult(
         lrs=test.lrs,

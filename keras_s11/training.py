@@ -153,7 +153,7 @@ def _train(config, plan, started, command):
 
     import keras
 
-    from keras_s11.data import make_eval_dataset, make_resumable_train_dataset
+    from keras_s11.data import make_eval_input, make_train_input
     from keras_s11.distribute import adapt_for_multi_worker, shard_by_data, values_across_workers
     from keras_s11.precision import resolve_jit_compile, set_precision_policy
     from keras_s11.run_folder import RunFolder, RunFolderBusyError, RunFolderExistsError
@@ -169,13 +169,12 @@ def _train(config, plan, started, command):
         raise TrainingError(
             f"the workers would resume after different epochs {epochs}; start again with `resume=False`"
         )
+    # tf.data on TensorFlow, a keras.utils.PyDataset of the same batches on JAX and PyTorch.
     train_ds = shard_by_data(
-        make_resumable_train_dataset(
-            x_train, y_train, config.batch_size, seed=config.seed, initial_epoch=plan.initial_epoch
-        )
+        make_train_input(x_train, y_train, config.batch_size, seed=config.seed, initial_epoch=plan.initial_epoch)
     )
-    test_ds = shard_by_data(make_eval_dataset(x_test, y_test, config.batch_size))
-    validation_ds = shard_by_data(make_eval_dataset(*held, config.batch_size)) if held else test_ds
+    test_ds = shard_by_data(make_eval_input(x_test, y_test, config.batch_size))
+    validation_ds = shard_by_data(make_eval_input(*held, batch_size=config.batch_size)) if held else test_ds
     adapt_for_multi_worker(model, strategy, train_ds)
     steps_per_epoch = len(x_train) // config.batch_size
     facts = dict(jit_compile_enabled=jit_compile, precision_policy=policy, steps_per_epoch=steps_per_epoch)

@@ -86,13 +86,11 @@ def test_pipeline_shapes_dtypes_and_normalisation():
     images = rng.integers(0, 256, size=(100, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, size=100)
     ds = make_train_dataset(images, labels, batch_size=32, seed=0)
-    batches = list(ds.as_numpy_iterator())
-    assert len(batches) == 3  # drop_remainder
-    x, y = batches[0]
+    x, y = next(iter(ds.take(1).as_numpy_iterator()))
     assert x.shape == (32, 32, 32, 3) and x.dtype == np.float32
     assert y.shape == (32,) and y.dtype == np.int32
-    plain = list(make_train_dataset(images, labels, 100, padding=0, cutout=0, flip=False, seed=0).as_numpy_iterator())
-    x, y = plain[0]
+    plain = make_train_dataset(images, labels, 100, padding=0, cutout=0, flip=False, seed=0)
+    x, y = next(iter(plain.take(1).as_numpy_iterator()))
     order = [
         np.flatnonzero((labels == label) & np.all(np.asarray(normalize(images)) == xi, axis=(1, 2, 3)))[0]
         for xi, label in zip(x, y)
@@ -107,13 +105,14 @@ def test_pipeline_is_deterministic_under_a_seed_and_reshuffles_each_epoch():
 
     def epochs(seed, n=2):
         ds = make_train_dataset(images, labels, batch_size=16, seed=seed)
-        return [[x for x, _ in ds.as_numpy_iterator()] for _ in range(n)]
+        batches = [x for x, _ in ds.take(4 * n).as_numpy_iterator()]
+        return [np.concatenate(batches[4 * e : 4 * e + 4]) for e in range(n)]
 
     first, again, other = epochs(7), epochs(7), epochs(8)
     for a, b in zip(first, again):
-        np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
-    assert not np.array_equal(np.concatenate(first[0]), np.concatenate(other[0]))
-    assert not np.array_equal(np.concatenate(first[0]), np.concatenate(first[1]))
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0])
+    assert not np.array_equal(first[0], first[1])
 
 
 @pytest.mark.parametrize(
@@ -134,33 +133,37 @@ def test_bad_pipeline_input_is_named():
         make_train_dataset(np.zeros((10, 32, 32, 3)), np.zeros(10), 0)
 
 
-def test_augmenter_equals_the_layers_in_the_spec_order_on_float32():
+def test_augmenter_equals_the_layers_in_the_spec_order_with_the_numpy_draws():
     # The pipeline crops and flips uint8 pixels before the cast: exact, so it
-    # must equal pad-crop > flip > cutout applied to float32 with the same seeds.
+    # must equal pad-crop > flip > cutout applied to float32, with the draws
+    # of keras_s11.data.draws (NumPy) at the same (seed, epoch, step).
     import tensorflow as tf
 
+    from keras_s11.data.draws import batch_draws
     from keras_s11.data.pipeline import make_augmenter
 
     images = np.random.default_rng(3).integers(0, 256, size=(16, 32, 32, 3), dtype=np.uint8)
-    crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(5).integers(0, 2**31 - 1, 3))
-    crop, flip = RandomPadCrop(4, seed=crop_seed), RandomHorizontalFlip(seed=flip_seed)
-    cutout = Cutout(8, fill_value=CIFAR10_MEAN, seed=cutout_seed)
+    crop, flip, cutout = RandomPadCrop(4), RandomHorizontalFlip(), Cutout(8, fill_value=CIFAR10_MEAN)
     augment = make_augmenter(seed=5)
-    for _ in range(2):  # two batches: the random streams advance alike
-        expected = cutout(flip(crop(tf.cast(images, tf.float32))))
-        np.testing.assert_array_equal(augment(images), expected)
+    for epoch, step in ((0, 0), (2, 1)):
+        draws = batch_draws(5, epoch, step, 16, 32, 32, padding=4, flip_rate=0.5)
+        expected = cutout(
+            flip(crop(tf.cast(images, tf.float32), offsets=draws["offsets"]), flip=draws["flip"]),
+            centres=draws["centres"],
+        )
+        np.testing.assert_array_equal(augment(images, position=(epoch, step)), expected)
 
 
-def test_parallel_pipeline_still_yields_every_image_once_per_epoch():
+def test_pipeline_yields_every_image_at_most_once_per_epoch():
     images = np.repeat(np.arange(64, dtype=np.uint8)[:, None, None, None], 32, axis=1).repeat(32, 2).repeat(3, 3)
     labels = np.arange(64)
-    ds = make_train_dataset(images, labels, batch_size=16, cutout=0, seed=0, parallel=True)
-    for _ in range(2):
-        batches = list(ds.as_numpy_iterator())
-        seen = np.concatenate([y for _, y in batches])
+    ds = make_train_dataset(images, labels, batch_size=16, cutout=0, seed=0)
+    batches = list(ds.take(8).as_numpy_iterator())
+    for epoch in range(2):
+        seen = np.concatenate([y for _, y in batches[4 * epoch : 4 * epoch + 4]])
         assert sorted(seen) == list(range(64))
-        for x, y in batches:  # each image is uniform, so crops and flips keep its value
-            np.testing.assert_allclose(x[:, 0, 0, :], np.asarray(normalize(images[y, 0, 0, :])), atol=1e-6)
+    for x, y in batches:  # each image is uniform, so crops and flips keep its value
+        np.testing.assert_allclose(x[:, 0, 0, :], np.asarray(normalize(images[y, 0, 0, :])), atol=1e-6)
 
 
 def test_resumable_pipeline_makes_each_epoch_a_function_of_seed_and_epoch():

@@ -1,5 +1,6 @@
 """The benchmark's building blocks run and count what they claim (no timings asserted)."""
 
+import json
 import math
 import os
 import sys
@@ -20,6 +21,7 @@ def test_median_seconds_runs_warmup_then_timed_calls():
 
 def test_pipeline_and_callback_figures_are_finite():
     assert math.isfinite(bench.pipeline_throughput(batch_size=32, batches=2, num_images=128))
+    assert math.isfinite(bench.pipeline_throughput(batch_size=32, batches=2, num_images=128, kind="pydataset"))
     assert math.isfinite(bench.callback_overhead_ms(steps=5))
 
 
@@ -41,3 +43,16 @@ def test_training_flops_count_the_convolutions_and_the_fc_layer():
     macs = 32 * 32 * 9 * (3 * 1 + 1 * 2) + 16 * 16 * 9 * (2 * 2 * 2 + 2 * 4) + 8 * 8 * 9 * 4 * 8
     macs += 4 * 4 * 9 * 8 * 8 * 2 + 8 * 10
     assert bench.training_flops_per_image(build_model(width=1)) == 3 * 2 * macs
+
+
+def test_backend_comparison_runs_a_backend_in_its_own_process(tmp_path, capsys):
+    # One backend keeps the test short (each child pays Keras's start-up); PyTorch
+    # is the quickest to start. The parent process stays on TensorFlow.
+    out = tmp_path / "backends.json"
+    tiny = ["--batch-size", "4", "--width", "2", "--repeats", "1", "--warmup", "1"]
+    bench.main(["--backends-only", "--backends", "torch", *tiny, "--json", str(out)])
+    result = json.loads(out.read_text())["backends"]
+    assert list(result) == ["torch"]
+    assert result["torch"]["auto"] == "float32"
+    assert result["torch"]["img_per_s"]["float32"] > 0
+    assert "torch" in capsys.readouterr().out

@@ -25,12 +25,28 @@ def test_auto_policy_per_accelerator(monkeypatch):
     assert precision.auto_precision_policy("cpu") == "float32"
 
 
+def test_auto_policy_per_backend(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)
+    for backend in ("tensorflow", "jax", "torch"):
+        assert precision.auto_precision_policy("gpu", backend) == "mixed_float16"
+        assert precision.auto_precision_policy("tpu", backend) == "mixed_bfloat16"
+    # bf16 on a CPU pays only through TensorFlow's oneDNN kernels.
+    cpu = [precision.auto_precision_policy("cpu", backend) for backend in ("tensorflow", "jax", "torch")]
+    assert cpu == ["mixed_bfloat16", "float32", "float32"]
+
+
+def test_jit_per_backend():
+    for kind in ("cpu", "gpu", "tpu"):
+        assert precision.auto_jit_compile(kind, "jax") is True
+        assert precision.auto_jit_compile(kind, "torch") is False
+
+
 def test_xla_on_accelerators_only(monkeypatch):
     assert [precision.auto_jit_compile(kind) for kind in ("cpu", "gpu", "tpu")] == [False, True, True]
-    monkeypatch.setattr(precision, "detect_accelerator", lambda: "gpu")
+    monkeypatch.setattr(precision, "detect_accelerator", lambda backend=None: "gpu")
     assert precision.resolve_jit_compile("auto") is True
     assert precision.resolve_jit_compile("off") is False
-    monkeypatch.setattr(precision, "detect_accelerator", lambda: "cpu")
+    monkeypatch.setattr(precision, "detect_accelerator", lambda backend=None: "cpu")
     assert precision.resolve_jit_compile("auto") is False
     assert precision.resolve_jit_compile("on") is True
     with pytest.raises(ValueError, match="choice='yes'"):

@@ -1,13 +1,24 @@
 """tf.data input pipelines: in-memory data, batched augmentation, normalisation."""
 
-import numpy as np
 import tensorflow as tf
 
+from keras_s11.data import draws
 from keras_s11.data.augment import Cutout, RandomHorizontalFlip, RandomPadCrop
+from keras_s11.data.checks import check_arrays, check_augmentation, check_batch_size, check_images, train_steps
+from keras_s11.data.stats import CIFAR10_MEAN, CIFAR10_STD
 
-# Per-channel mean and standard deviation of the CIFAR-10 training images, 0..255.
-CIFAR10_MEAN = (125.307, 122.950, 113.865)
-CIFAR10_STD = (62.993, 62.089, 66.705)
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "make_augmenter",
+    "make_eval_dataset",
+    "make_predict_dataset",
+    "make_resumable_train_dataset",
+    "make_train_dataset",
+    "normalize",
+]
+
+_TF_OPS = draws.Uint32Ops(tf.bitwise.bitwise_xor, tf.bitwise.right_shift, tf.math.multiply)
 
 
 def normalize(images, mean=CIFAR10_MEAN, std=CIFAR10_STD):
@@ -16,195 +27,132 @@ def normalize(images, mean=CIFAR10_MEAN, std=CIFAR10_STD):
     return (images - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
-def _check_images(images):
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"Argument `images` must have shape (N, H, W, 3). Received: shape={images.shape}")
-    return images
+def _words(seed, stream, *position):
+    """The uint32 words that start the hash of a draw, as shape-(1,) tensors."""
+    low, high = draws.seed_words(seed)
+    fixed = [tf.constant([w], tf.uint32) for w in (low, high, stream)]
+    return fixed + [tf.reshape(tf.cast(p, tf.uint32), (1,)) for p in position]
 
 
-def _check_arrays(images, labels):
-    images, labels = _check_images(images), np.asarray(labels)
-    if labels.shape != (len(images),):
-        raise ValueError(
-            "Argument `labels` must have shape (N,) matching `images`. "
-            f"Received: labels.shape={labels.shape}, images.shape={images.shape}"
-        )
-    return images, labels.astype(np.int32)
+def _epoch_order(seed, epoch, num_images):
+    """`keras_s11.data.draws.epoch_order` in TensorFlow ops (the same permutation)."""
+    keys = draws.hash_words([*_words(seed, draws.ORDER, epoch), tf.cast(tf.range(num_images), tf.uint32)], _TF_OPS)
+    return tf.argsort(keys, stable=True)
 
 
-def _check_batch_size(batch_size):
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Argument `batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+def _batch_draws(seed, epoch, step, batch_size, height, width, padding, flip_rate=0.5):
+    """`keras_s11.data.draws.batch_draws` in TensorFlow ops (the same numbers)."""
+    rows = tf.cast(tf.range(batch_size), tf.uint32)
+
+    def draw(stream):
+        return draws.hash_words([*_words(seed, stream, epoch, step), rows], _TF_OPS)
+
+    def below(stream, n):
+        return tf.cast(draws.below(draw(stream), tf.cast(n, tf.uint32), _TF_OPS), tf.int32)
+
+    flip = tf.bitwise.right_shift(draw(draws.FLIP), 32 - draws.DRAW_BITS)
+    return {
+        "offsets": tf.stack([below(draws.CROP_Y, 2 * padding + 1), below(draws.CROP_X, 2 * padding + 1)], axis=1),
+        "flip": flip < draws.flip_threshold(flip_rate),
+        "centres": tf.stack([below(draws.CUTOUT_Y, height), below(draws.CUTOUT_X, width)], axis=1),
+    }
 
 
-# Steps per epoch stay below this many, so (epoch, step) positions never collide.
-_STEPS_PER_EPOCH_LIMIT = 2**20
-
-
-def _draws_at(layer, images, seed):
-    """The random inputs of an augmentation layer, drawn statelessly from `seed`."""
-    shape = tf.shape(images)
-    uniform = tf.random.stateless_uniform((shape[0], 2), seed=seed)
-    if isinstance(layer, RandomPadCrop):
-        return {"offsets": tf.cast(tf.floor(uniform * (2 * layer.padding + 1)), tf.int32)}
-    if isinstance(layer, RandomHorizontalFlip):
-        return {"flip": uniform[:, 0] < layer.rate}
-    limits = tf.cast(tf.stack([shape[1], shape[2]]), tf.float32)
-    return {"centres": tf.cast(tf.floor(uniform * limits), tf.int32)}
-
-
-def make_augmenter(padding=4, cutout=8, flip=True, seed=None):
-    """Returns a function that augments a uint8/float batch of NHWC images.
+def make_augmenter(padding=4, cutout=8, flip=True, seed=0):
+    """Returns a function that augments a uint8/float batch of NHWC images at a position.
 
     Pad-and-crop, horizontal flip and cutout, in that order, each drawn per
-    image; the cutout square is filled with the data set's mean colour, which
-    normalises to zero. `seed` makes the sequence of batches reproducible.
+    image; the cutout square is filled with the data set's mean colour,
+    which normalises to zero. `augment(images, position=(epoch, step))`
+    draws from `(seed, epoch, step)` alone (`keras_s11.data.draws`) and
+    touches no state: the same position always gives the same batch.
 
-    The function takes an optional `position=(epoch, step)` (integer
-    tensors; needs a `seed`): the draws are then a function of `seed` and
-    that position alone, not of how many batches came before, and no state
-    is touched, so a resumed run sees the same batches.
+    Args:
+        padding: Pixels of reflect padding before the crop (0: no crop).
+        cutout: Side of the cutout square (0: no cutout).
+        flip: Whether to flip images horizontally at random.
+        seed: Integer seed; `None` draws one from NumPy's global generator.
+
+    Returns:
+        `augment(images, position)`, float32 images out.
     """
-    if seed is None:
-        crop_seed = flip_seed = cutout_seed = None
-    else:  # one independent stream per layer
-        crop_seed, flip_seed, cutout_seed = (int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, 3))
-    steps = []
+    seed = draws.resolve_seed(seed)
+    layers = []
     if padding:
-        steps.append(RandomPadCrop(padding, seed=crop_seed))
+        layers.append(("offsets", RandomPadCrop(padding)))
     if flip:
-        steps.append(RandomHorizontalFlip(seed=flip_seed))
+        layers.append(("flip", RandomHorizontalFlip()))
     if cutout:
-        steps.append(Cutout(cutout, fill_value=CIFAR10_MEAN, seed=cutout_seed))
+        layers.append(("centres", Cutout(cutout, fill_value=CIFAR10_MEAN)))
 
-    def augment(images, position=None):
-        if position is not None:
-            epoch, batch = (tf.cast(p, tf.int64) for p in position)
-            stream = epoch * _STEPS_PER_EPOCH_LIMIT + batch
-        for layer in steps:
+    def augment(images, position):
+        shape = tf.shape(images)
+        drawn = _batch_draws(seed, position[0], position[1], shape[0], shape[1], shape[2], padding)
+        for name, layer in layers:
             # Crop and flip move uint8 pixels (exact, a quarter of the memory);
             # the cutout writes the fractional mean colour, so it needs floats.
             if isinstance(layer, Cutout):
                 images = tf.cast(images, tf.float32)
-            if position is None:
-                images = layer(images)
-            else:
-                draw_seed = tf.stack([tf.constant(layer.seed, tf.int64), stream])
-                images = layer(images, **_draws_at(layer, images, draw_seed))
+            images = layer(images, **{name: drawn[name]})
         return tf.cast(images, tf.float32)
 
     return augment
 
 
-def make_train_dataset(
-    images,
-    labels,
-    batch_size=512,
-    padding=4,
-    cutout=8,
-    flip=True,
-    seed=None,
-    drop_remainder=True,
-    parallel=False,
-):
-    """Builds the training pipeline.
+def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=0, padding=4, cutout=8, flip=True):
+    """Builds the training pipeline: endless, every epoch a function of (seed, epoch) alone.
 
-    shuffle (every epoch) > batch > pad-crop, flip, cutout (per image,
-    vectorised over the batch) > normalise > prefetch.
+    shuffle > batch > pad-crop, flip, cutout (per image, vectorised over the
+    batch) > normalise > prefetch. The shuffle order of epoch `e` and the
+    augmentation of its step `s` are drawn from `(seed, e)` and
+    `(seed, e, s)` (`keras_s11.data.draws`), never from a generator's state.
+    So peeking at a batch (`next(iter(ds))`), a second iterator, a range test
+    run first, prefetching or parallel maps change no later batch, and a run
+    resumed with `initial_epoch=e` sees exactly the batches the
+    uninterrupted run saw. `keras_s11.data.make_train_batches` (no
+    TensorFlow) gives the same batches, bit for bit.
+
+    The dataset does not end: pass `steps_per_epoch=len(images) // batch_size`
+    to `fit`. The last incomplete batch of each epoch is dropped (a constant
+    step count and BN batch size).
 
     Args:
         images: uint8 array `(N, H, W, 3)`, kept in memory.
         labels: Integer array `(N,)`.
         batch_size: Global batch size.
+        seed: Integer seed in `[0, 2**64)`; `None` draws one from NumPy's
+            global generator (seeded by `keras.utils.set_random_seed`).
+        initial_epoch: Epoch of the first batches produced.
         padding: Pixels of reflect padding before the random crop (0: no crop).
         cutout: Side of the cutout square (0: no cutout).
         flip: Whether to flip images horizontally at random.
-        seed: Integer seed: the same seed gives the same batches.
-        drop_remainder: Drop the last incomplete batch (keeps the step count
-            and BN batch statistics constant).
-        parallel: Augment several batches at once, in any order (for
-            accelerators, where one CPU thread cannot keep up). The random
-            draws then depend on thread timing, so `seed` fixes the order of
-            the images but no longer the augmentation.
-
-    Returns:
-        A `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
-    """
-    images, labels = _check_arrays(images, labels)
-    _check_batch_size(batch_size)
-    if drop_remainder and len(images) < batch_size:
-        raise ValueError(
-            f"Argument `batch_size` ({batch_size}) exceeds the number of images "
-            f"({len(images)}) with drop_remainder=True: no batch would be produced"
-        )
-    augment = make_augmenter(padding, cutout, flip, seed)
-    # The arrays stay in memory as two tensors; the pipeline shuffles and
-    # batches indices and gathers each batch at once (batching 50,000 single
-    # examples costs more than the augmentation).
-    images, labels = tf.constant(images), tf.constant(labels)
-    dataset = tf.data.Dataset.range(len(images))
-    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    parallel_options = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=False) if parallel else {}
-    dataset = dataset.map(
-        lambda index: (normalize(augment(tf.gather(images, index))), tf.gather(labels, index)), **parallel_options
-    )
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def make_resumable_train_dataset(
-    images,
-    labels,
-    batch_size=512,
-    seed=0,
-    initial_epoch=0,
-    padding=4,
-    cutout=8,
-    flip=True,
-):
-    """Builds an endless training pipeline whose every epoch depends only on (seed, epoch).
-
-    The same steps as `make_train_dataset` (shuffle > batch > pad-crop, flip,
-    cutout > normalise > prefetch; batches augmented in parallel), but the shuffle order of epoch `e` and
-    the augmentation of its batches are functions of `(seed, e)` alone. A
-    run resumed at epoch `e` with `initial_epoch=e` therefore sees exactly the
-    batches the uninterrupted run saw, and a range test run beforehand does
-    not shift them. The last incomplete batch of each epoch is dropped.
-
-    Pass `steps_per_epoch=len(images) // batch_size` to `fit`: the dataset
-    does not end.
-
-    Args:
-        images: uint8 array `(N, H, W, 3)`, kept in memory.
-        labels: Integer array `(N,)`.
-        batch_size: Global batch size.
-        seed: Integer seed.
-        initial_epoch: Epoch of the first batches produced.
-        padding, cutout, flip: As in `make_train_dataset`.
 
     Returns:
         An endless `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
+
+    Raises:
+        ValueError: For arrays of the wrong shape, a bad `batch_size`,
+            `seed`, `initial_epoch`, `padding` or `cutout`, or fewer images
+            than one batch.
+
+    Example:
+
+    >>> train_ds = make_train_dataset(x_train, y_train, 512, seed=0)
+    >>> model.fit(train_ds, epochs=24, steps_per_epoch=len(x_train) // 512)
     """
-    images, labels = _check_arrays(images, labels)
-    _check_batch_size(batch_size)
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
-    if not isinstance(initial_epoch, int) or initial_epoch < 0:
-        raise ValueError(f"Argument `initial_epoch` must be an integer >= 0. Received: initial_epoch={initial_epoch!r}")
-    steps = len(images) // batch_size
-    if not 1 <= steps < _STEPS_PER_EPOCH_LIMIT:
-        raise ValueError(
-            f"Arguments give {steps} batches per epoch ({len(images)} images, batch_size={batch_size}); "
-            f"expected 1 to {_STEPS_PER_EPOCH_LIMIT - 1}"
-        )
+    images, labels = check_arrays(images, labels)
+    check_batch_size(batch_size)
+    check_augmentation(images, padding, cutout)
+    steps = train_steps(images, batch_size, initial_epoch)
+    seed = draws.resolve_seed(seed)
     augment = make_augmenter(padding, cutout, flip, seed)
+    # The arrays stay in memory as two tensors; the pipeline batches indices
+    # and gathers each batch at once (batching 50,000 single examples costs
+    # more than the augmentation).
     images, labels = tf.constant(images), tf.constant(labels)
 
     def epoch_batches(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(len(labels), dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
-        )
+        order = _epoch_order(seed, epoch, len(labels))
         batches = tf.reshape(order[: steps * batch_size], (steps, batch_size))
         return tf.data.Dataset.from_tensor_slices(batches).enumerate().map(lambda step, rows: (epoch, step, rows))
 
@@ -218,6 +166,10 @@ def make_resumable_train_dataset(
     return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
+make_resumable_train_dataset = make_train_dataset
+"""The former name of `make_train_dataset` (the resumable pipeline is now the only one)."""
+
+
 def make_eval_dataset(images, labels, batch_size=512):
     """Builds the evaluation pipeline: batch > normalise > prefetch, in order.
 
@@ -229,8 +181,8 @@ def make_eval_dataset(images, labels, batch_size=512):
     Returns:
         A `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
     """
-    images, labels = _check_arrays(images, labels)
-    _check_batch_size(batch_size)
+    images, labels = check_arrays(images, labels)
+    check_batch_size(batch_size)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
     return dataset.map(lambda x, y: (normalize(x), y)).prefetch(tf.data.AUTOTUNE)
 
@@ -245,7 +197,7 @@ def make_predict_dataset(images, batch_size=512):
     Returns:
         A `tf.data.Dataset` of float32 image batches, in order.
     """
-    images = _check_images(images)
-    _check_batch_size(batch_size)
+    images = check_images(images)
+    check_batch_size(batch_size)
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
     return dataset.map(normalize).prefetch(tf.data.AUTOTUNE)

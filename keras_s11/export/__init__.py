@@ -5,8 +5,11 @@ passed: `model.onnx` (tf2onnx; NHWC or NCHW; optionally with the
 normalisation inside), `saved_model/` (TF Serving), `model.safetensors` (the
 assignment's PyTorch state dict) and `parity.json`.
 
-The names below import TensorFlow on first use, so that
-`keras_s11.export.defaults` (and `scripts/export.py --help`) do not.
+The names below import their module on first use, so that
+`keras_s11.export.defaults` (and `scripts/export.py --help`) import no
+TensorFlow. The PyTorch state dict (`torch_state_dict`, `save_state_dict`)
+and `ExportError` never import TensorFlow: they work on every Keras backend.
+The ONNX file and the SavedModel are made with TensorFlow (tf2onnx).
 """
 
 import importlib
@@ -21,7 +24,7 @@ _LAZY = {
     "parity_images": "keras_s11.export.parity",
     "export_saved_model": "keras_s11.export.saved_model",
     "saved_model_probabilities": "keras_s11.export.saved_model",
-    "ExportError": "keras_s11.export.signature",
+    "ExportError": "keras_s11.export.errors",
     "make_input_spec": "keras_s11.export.signature",
     "serving_function": "keras_s11.export.signature",
     "save_state_dict": "keras_s11.export.state_dict",

@@ -4,14 +4,13 @@ import tensorflow as tf
 
 from keras_s11.classes import CIFAR10_CLASSES
 from keras_s11.data.pipeline import CIFAR10_MEAN, CIFAR10_STD, normalize
+from keras_s11.export.errors import ExportError
 from keras_s11.serving import IMAGE_SIZE, InputSpec
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
 
-
-class ExportError(ValueError):
-    """Raised when a model cannot be exported as asked."""
+__all__ = ["INPUT_NAME", "OUTPUT_NAME", "ExportError", "make_input_spec", "serving_function"]
 
 
 def make_input_spec(nchw=False, with_preprocessing=False, class_names=CIFAR10_CLASSES):

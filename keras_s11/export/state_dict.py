@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from keras_s11.export.signature import ExportError
+from keras_s11.export.errors import ExportError
 from keras_s11.run_folder import current_umask
 
 # PyTorch module name > Keras layer name, in the module's parameter order;

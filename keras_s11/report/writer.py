@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from keras_s11.backends import keras_backend
 from keras_s11.classes import CIFAR10_CLASSES
 from keras_s11.evaluation import format_classwise_accuracy, predict_probabilities, spread_sample
 from keras_s11.figures import (
@@ -142,7 +143,11 @@ def _evaluation_figures(model, images, labels, probabilities, metrics, class_nam
                 plot_misclassified(images[grid], labels[grid], predicted[grid], class_names, confidences[grid]),
             )
         )
-    if len(cams):
+    if len(cams) and keras_backend() != "tensorflow":
+        # tf-keras-vis is TensorFlow code (docs/DECISIONS.md): no Grad-CAM figure on JAX or PyTorch.
+        skipped = f"Grad-CAM needs Keras's TensorFlow backend; this report ran on {keras_backend()}"
+        metrics["gradcam"]["skipped"] = skipped
+    elif len(cams):
         explained = as_float32(model)  # one float32 copy for both
         by_prediction = gradcam_heatmaps(explained, images[cams], predicted[cams], layers)
         by_truth = gradcam_heatmaps(explained, images[cams], labels[cams], layers)

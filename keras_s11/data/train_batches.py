@@ -1,0 +1,186 @@
+"""The training input without TensorFlow: a `keras.utils.PyDataset` of augmented batches."""
+
+import concurrent.futures
+import os
+import threading
+
+import keras
+import numpy as np
+
+from keras_s11.data.checks import POSITION_LIMIT, check_arrays, check_augmentation, check_batch_size, train_steps
+from keras_s11.data.draws import batch_draws, epoch_order, resolve_seed
+from keras_s11.data.numpy_augment import augment_batch
+
+
+class TrainBatches(keras.utils.PyDataset):
+    """Endless, seeded training batches: shuffle > batch > pad-crop, flip, cutout > normalise.
+
+    Batch `i` is step `i % steps_per_epoch` of epoch
+    `initial_epoch + i // steps_per_epoch`, and it is a function of
+    `(seed, epoch, step)` alone (`keras_s11.data.draws`): the same batches,
+    bit for bit, as the tf.data pipeline `make_train_dataset` with the same
+    arguments. Reading a batch changes no state, so a peek, a second
+    iterator, a range test run first or a resumed run leave every later
+    batch as it was.
+
+    The dataset does not end: pass `steps_per_epoch=dataset.steps_per_epoch`
+    (and `shuffle=False`) to `fit`. `fit` starts reading at batch 0 again
+    on every call, so `fit(..., initial_epoch=e)` wants a dataset built with
+    `initial_epoch=e`. The last incomplete batch of each epoch is dropped.
+
+    Batches are computed in NumPy, vectorised over the batch, by a pool of
+    `threads` threads that work `prefetch` batches ahead of the one asked
+    for. Keras's own `workers` stay at 1: its worker pool skips batches of
+    an endless dataset between epochs.
+
+    Args:
+        images: uint8 array `(N, H, W, 3)`, kept in memory.
+        labels: Integer array `(N,)`.
+        batch_size: Global batch size.
+        seed: Integer seed in `[0, 2**64)`; `None` draws one from NumPy's
+            global generator (seeded by `keras.utils.set_random_seed`).
+        initial_epoch: Epoch of batch 0.
+        padding: Pixels of reflect padding before the random crop (0: no crop).
+        cutout: Side of the cutout square (0: no cutout).
+        flip: Whether to flip images horizontally at random.
+        threads: Threads computing batches ahead (default: up to 4, one per
+            core); 0 computes each batch when asked, in the caller's thread.
+        prefetch: Batches computed ahead (default: twice `threads`).
+
+    Example:
+
+    >>> train = TrainBatches(x_train, y_train, 512, seed=0)
+    >>> model.fit(train, epochs=24, steps_per_epoch=train.steps_per_epoch, shuffle=False)
+    """
+
+    def __init__(
+        self,
+        images,
+        labels,
+        batch_size=512,
+        seed=None,
+        initial_epoch=0,
+        padding=4,
+        cutout=8,
+        flip=True,
+        threads=None,
+        prefetch=None,
+    ):
+        super().__init__()
+        images, labels = check_arrays(images, labels)
+        check_batch_size(batch_size)
+        check_augmentation(images, padding, cutout)
+        self.steps_per_epoch = train_steps(images, batch_size, initial_epoch)
+        if threads is None:
+            threads = min(4, os.cpu_count() or 1)
+        for name, value in (("threads", threads), ("prefetch", prefetch)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"Argument `{name}` must be an integer >= 0. Received: {name}={value!r}")
+        self.images = np.ascontiguousarray(images)
+        self.labels = labels
+        self.batch_size = int(batch_size)
+        self.seed = resolve_seed(seed)
+        self.initial_epoch = int(initial_epoch)
+        self.padding, self.cutout, self.flip = int(padding), int(cutout), bool(flip)
+        self.threads = threads
+        self.prefetch = (2 * threads if prefetch is None else prefetch) if threads else 0
+        self._lock = threading.Lock()
+        self._orders = {}  # epoch -> shuffle order, the latest two kept
+        self._pending = {}  # batch index -> Future
+        self._executor = None
+
+    @property
+    def num_batches(self):
+        return None  # endless
+
+    def order(self, epoch):
+        """The shuffle order of `epoch` (cached: computed once per epoch)."""
+        with self._lock:
+            order = self._orders.get(epoch)
+        if order is None:
+            order = epoch_order(self.seed, epoch, len(self.images))
+            with self._lock:
+                self._orders[epoch] = order
+                for old in sorted(self._orders)[:-2]:
+                    del self._orders[old]
+        return order
+
+    def batch_at(self, epoch, step):
+        """The batch of `(epoch, step)`: `(float32 images, int32 labels)`."""
+        if not 0 <= epoch < POSITION_LIMIT or not 0 <= step < self.steps_per_epoch:
+            raise IndexError(f"No batch at epoch {epoch}, step {step} ({self.steps_per_epoch} steps per epoch)")
+        rows = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        height, width = self.images.shape[1:3]
+        draws = batch_draws(self.seed, epoch, step, self.batch_size, height, width, self.padding, 0.5)
+        return augment_batch(self.images, rows, draws, self.padding, self.cutout, self.flip), self.labels[rows]
+
+    def _compute(self, index):
+        epoch, step = divmod(int(index), self.steps_per_epoch)
+        return self.batch_at(self.initial_epoch + epoch, step)
+
+    def __getitem__(self, index):
+        if index < 0:
+            raise IndexError(f"Batch index must be >= 0 (the dataset is endless). Received: index={index}")
+        if not self.threads:
+            return self._compute(index)
+        with self._lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="TrainBatches")
+            # Batches are pure functions of their index: whatever was computed
+            # ahead is valid for any reader; drop what lies outside the window.
+            for stale in [i for i in self._pending if not index <= i <= index + self.prefetch]:
+                self._pending.pop(stale).cancel()
+            for ahead in range(index, index + self.prefetch + 1):
+                if ahead not in self._pending:
+                    self._pending[ahead] = self._executor.submit(self._compute, ahead)
+            future = self._pending.pop(index)
+        return future.result()
+
+    def close(self):
+        """Stops the threads (a later batch starts them again)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+            for future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+def make_train_batches(images, labels, batch_size=512, seed=None, initial_epoch=0, padding=4, cutout=8, flip=True):
+    """Builds the TensorFlow-free training input: a `TrainBatches` PyDataset.
+
+    The same batches as `keras_s11.data.make_train_dataset` (tf.data) with
+    the same arguments, for Keras's JAX and PyTorch backends (or TensorFlow
+    without tf.data). Endless: pass `steps_per_epoch=dataset.steps_per_epoch`
+    and `shuffle=False` to `fit`.
+
+    Args:
+        images: uint8 array `(N, H, W, 3)`.
+        labels: Integer array `(N,)`.
+        batch_size: Global batch size.
+        seed: Integer seed; `None` draws one from NumPy's global generator.
+        initial_epoch: Epoch of the first batch (to resume a run).
+        padding, cutout, flip: As in `TrainBatches`.
+
+    Returns:
+        A `TrainBatches` of `(float32 images, int32 labels)` batches.
+
+    Raises:
+        ValueError: For arrays of the wrong shape, a bad `batch_size`,
+            `seed`, `initial_epoch`, `padding` or `cutout`, or fewer images
+            than one batch.
+
+    Example:
+
+    >>> train = make_train_batches(x_train, y_train, 512, seed=0)
+    >>> x, y = train[0]  # a peek changes nothing
+    >>> model.fit(train, epochs=24, steps_per_epoch=train.steps_per_epoch, shuffle=False)
+    """
+    return TrainBatches(images, labels, batch_size, seed, initial_epoch, padding, cutout, flip)

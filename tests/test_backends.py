@@ -1,0 +1,69 @@
+"""Training runs on Keras's JAX and PyTorch backends with TensorFlow unimportable.
+
+Each backend runs `tests/backend_run.py` in its own process (a process has
+one Keras backend); CI installs jax and torch (`.ci/run`), so nothing here
+is skipped. The one-cycle learning rates must equal those of the
+TensorFlow backend exactly.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tensorflow_one_cycle():
+    """`OneCycle`'s LRs over the child's fit (2 epochs of 4 steps) and `OneCycleSchedule`, on TensorFlow."""
+    import keras
+
+    from keras_s11.callbacks import OneCycle
+    from keras_s11.schedules import OneCycleSchedule
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    one_cycle = OneCycle(0.01, 0.1, epochs=2, peak_epoch=1)
+    x, y = np.zeros((64, 4), "float32"), np.zeros(64, "int32")
+    model.fit(x, y, batch_size=16, epochs=2, callbacks=[one_cycle], verbose=0)
+    schedule = OneCycleSchedule(0.01, 0.1, steps_per_epoch=4, epochs=2, peak_epoch=1)
+    return one_cycle.lrs, [float(schedule(step)) for step in range(9)]
+
+
+@pytest.fixture(scope="module")
+def tensorflow_lrs():
+    return tensorflow_one_cycle()
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_training_runs_without_tensorflow(backend, tmp_path, tensorflow_lrs):
+    out = tmp_path / "result.json"
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+    run = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tests", "backend_run.py"), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["backend"] == backend
+    assert result["tensorflow_imported"] == []  # blocked imports fail; none got through
+    assert result["inputs"] == ["TrainBatches", "EvalBatches"]
+    assert result["policy"] == "float32"  # bf16 is chosen on CPUs only for TensorFlow's oneDNN kernels
+    assert len(result["range_test_losses"]) == 6 and np.all(np.isfinite(result["range_test_losses"]))
+    assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["tta_accuracy"] <= 1.0
+    assert result["reload_max_difference"] < 1e-6
+    assert "TensorFlow backend" in result["gradcam_error"] and backend in result["gradcam_error"]
+    assert result["strategy"] == f"one device ({backend} backend), 1 replica"
+    assert "tf.distribute" in result["mirrored_error"] and backend in result["mirrored_error"]
+    lrs, schedule = tensorflow_lrs
+    assert len(lrs) == 8
+    assert result["lrs"] == lrs  # exactly, float for float
+    assert result["schedule"] == schedule
