@@ -19,9 +19,9 @@ the TensorFlow backend.
 
 import argparse
 import datetime
+import json
 import os
 import platform
-import json
 import statistics
 import subprocess
 import sys

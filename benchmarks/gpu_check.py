@@ -76,10 +76,9 @@ def load_images(args):
 def run_backend(args):
     """The whole recipe on the current Keras backend; returns its results as a dict."""
     import keras
-
-    from keras_s11.callbacks import OneCycle
     import numpy as np
 
+    from keras_s11.callbacks import OneCycle
     from keras_s11.data import make_inputs
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
     from keras_s11.losses import SparseCategoricalCrossentropy
@@ -225,8 +224,10 @@ def main(argv=None):
         np.savez(arrays, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
         results = [r for r in (run_child(args, backend, arrays) for backend in args.backends) if r]
     print()
-    print(f"{'backend':10s} {'device':28s} {'policy':16s} {'LRMIN':>8s} {'LRMAX':>8s} {'median epoch':>13s} "
-          f"{'train s':>8s} {'test acc':>9s}")
+    print(
+        f"{'backend':10s} {'device':28s} {'policy':16s} {'LRMIN':>8s} {'LRMAX':>8s} {'median epoch':>13s} "
+        f"{'train s':>8s} {'test acc':>9s}"
+    )
     for r in results:
         epochs = sorted(r["epoch_seconds"])
         median = epochs[len(epochs) // 2] if epochs else float("nan")

@@ -97,8 +97,7 @@ def run_script(main, argv=None, interrupted="interrupted"):
         if debug_requested(argv):
             raise
         fail(
-            f"unexpected {describe_error(error, 300)} "
-            f"(rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1 to see the traceback)",
+            f"unexpected {describe_error(error, 300)} (rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1 to see the traceback)",
             code=1,
         )
 

@@ -61,8 +61,8 @@ def main(out_path):
     import keras
 
     import keras_s11
-    from keras_s11.callbacks import OneCycle, StepHistory
     from keras_s11.backends import BackendError
+    from keras_s11.callbacks import OneCycle, StepHistory
     from keras_s11.data import make_inputs
     from keras_s11.distribute import StrategyError, describe_strategy, make_strategy
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities

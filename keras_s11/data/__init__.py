@@ -19,8 +19,8 @@ from keras_s11.data.sources import (
     load_image_folder,
     load_tfds,
 )
-from keras_s11.data.subset import random_subset
 from keras_s11.data.stats import CIFAR10_MEAN, CIFAR10_STD, normalize_array
+from keras_s11.data.subset import random_subset
 
 _LAZY = {
     "Cutout": "keras_s11.data.augment",

@@ -59,4 +59,3 @@ def make_eval_batches(images, labels=None, batch_size=512):
         ValueError: For arrays of the wrong shape or a bad `batch_size`.
     """
     return EvalBatches(images, labels, batch_size)
-

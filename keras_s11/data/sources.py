@@ -217,8 +217,8 @@ def _check_batch(batch, num_classes):
     if isinstance(labels, np.ndarray):
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise ValueError(
-            f"its labels are an array of dtype {labels.dtype} and shape {labels.shape}, expected N integers"
-        )
+                f"its labels are an array of dtype {labels.dtype} and shape {labels.shape}, expected N integers"
+            )
     elif not isinstance(labels, list) or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels
     ):
