@@ -102,13 +102,13 @@ def backup_of_two_epochs(folder):
         (
             "truncate",
             "the backup is damaged: {file} is a damaged or truncated .keras file (its zip directory is missing); "
-            "start again with --no-resume",
+            "start again with `resume=False`",
         ),
-        ("delete", "the backup is damaged: model file {file} does not exist; start again with --no-resume"),
+        ("delete", "the backup is damaged: model file {file} does not exist; start again with `resume=False`"),
         (
             "escape",
             "the backup state {state} does not name an epoch and a model file of the backup; "
-            "start again with --no-resume",
+            "start again with `resume=False`",
         ),
     ],
 )
@@ -131,5 +131,5 @@ def test_a_damaged_backup_model_is_named_before_anything_loads(tmp_path, damage,
 def test_a_backup_whose_weights_do_not_load_is_named(tmp_path):
     """A complete archive whose weights do not fit the model: ResumeError naming it, not a Keras traceback."""
     model_file = backup_of_two_epochs(tmp_path / "backup")
-    with pytest.raises(ResumeError, match=f"the backup {model_file} cannot be loaded .*--no-resume"):
+    with pytest.raises(ResumeError, match=f"the backup {model_file} cannot be loaded .*resume=False"):
         restore_backup(tiny_model(momentum=0.9, batchnorm=True), tmp_path / "backup")

@@ -386,7 +386,7 @@ ROWS = [
     train("argument --precision: invalid choice: 'fp8'", "--precision", "fp8"),
     train("argument --schedule: invalid choice: 'triangle'", "--schedule", "triangle"),
     train("argument --verbose: invalid choice: 3", "--verbose", "3"),
-    train("argument --seed: must be in [0, 4294967295], got -1", "--seed", "-1"),
+    train("argument --seed: must be in 0..4294967295, got -1", "--seed", "-1"),
     train("unrecognized arguments: --fast", "--fast"),
     train("--peak-epoch must be < --epochs", "--peak-epoch", "24", "--epochs", "24", subprocess=True),
     # CIFAR-10 batch files: refused, unreadable or malformed pickles, each named.

@@ -137,7 +137,7 @@ def tiny_argv(image_folder, out_dir, run_name, *args):
         (["--momentum-cycle", "0.9", "nan"], "argument --momentum-cycle: must be a finite number, got nan"),
         (["--peak-epoch", "inf"], "argument --peak-epoch: must be a finite number > 0, got inf"),
         (["--range-test-end", "nan"], "argument --range-test-end: must be a finite number > 0, got nan"),
-        (["--seed", "99999999999"], "argument --seed: must be in [0, 4294967295], got 99999999999"),
+        (["--seed", "99999999999"], "argument --seed: must be in 0..4294967295, got 99999999999"),
         (["--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
     ],
 )
@@ -218,5 +218,6 @@ def test_interrupts_say_what_is_left_and_a_damaged_backup_is_named(image_folder,
     before = sorted((p.name, p.stat().st_size) for p in backup.iterdir())
     code, lines = main_fails(tiny_argv(image_folder, runs, "later", *args, "--resume"), capsys)
     assert code == 2 and len(lines) == 1, lines
-    assert f"the backed-up model {model_file} cannot be read" in lines[0] and lines[0].endswith("--no-resume")
+    assert f"the backup is damaged: {model_file} is a damaged or truncated .keras file" in lines[0]
+    assert lines[0].endswith("--no-resume")
     assert sorted((p.name, p.stat().st_size) for p in backup.iterdir()) == before
