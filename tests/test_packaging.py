@@ -114,7 +114,14 @@ def test_editable_install_maps_the_callbacks_folder(tmp_path):
     # site.addsitedir runs the .pth files as site-packages would; the editable
     # finder itself (not only the checkout fallback of keras_s11/__init__.py)
     # must know where keras_s11.callbacks lives.
+    # An editable install of the project in this Python (as CI makes) is set
+    # aside first: its finder module has the same name as the new one's, so
+    # the target also goes first on sys.path.
     setup = (
+        "ours = lambda f: 'editable' in getattr(f, '__module__', '') and 'keras_s11' in f.__module__\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if not ours(f)]\n"
+        "[sys.modules.pop(n) for n in list(sys.modules) if n.startswith('__editable__') and 'keras_s11' in n]\n"
+        f"sys.path.insert(0, {str(target)!r})\n"
         f"import site; site.addsitedir({str(target)!r})\n"
         "finders = [f for f in sys.meta_path if 'editable' in getattr(f, '__module__', '')]\n"
         "mapped = [f.find_spec('keras_s11.callbacks', None) for f in finders]\n"
