@@ -101,8 +101,13 @@ def backed_up_epochs(partial):
 def check_backup_model(partial):
     """Checks, without TensorFlow, that the model file of the backup in `partial` is whole.
 
-    Every member of the `.keras` archive is read and its checksum compared,
-    so a file cut short or damaged on disk is found before a run starts.
+    `read_backup_state` has checked the state and the archive's directory;
+    here every member of the `.keras` archive is read and its checksum
+    compared, so a file damaged on disk is found before a run starts.
+
+    Returns:
+        The number of epochs the backup holds (0 without a backup), from the
+        state read once for both.
 
     Raises:
         ResumeError: If the backup state or its model file cannot be read,
@@ -111,8 +116,8 @@ def check_backup_model(partial):
     backup_dir = os.path.join(partial, BACKUP_DIR)
     state = read_backup_state(backup_dir)
     if state is None:
-        return
-    path = os.path.join(backup_dir, str(state.get("model_file", "")))
+        return 0
+    path = os.path.join(backup_dir, state["model_file"])
     hint = "start again with `resume=False`"
     try:
         with zipfile.ZipFile(path) as archive:
@@ -121,6 +126,7 @@ def check_backup_model(partial):
         raise ResumeError(f"the backed-up model {path} cannot be read ({error}); {hint}") from None
     if damaged is not None:
         raise ResumeError(f"the backed-up model {path} is damaged ({damaged} fails its checksum); {hint}")
+    return int(state["epoch"])
 
 
 def latest_resumable(out_dir):

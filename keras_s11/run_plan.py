@@ -8,7 +8,6 @@ from keras_s11.config import ConfigError
 from keras_s11.distribute import StrategyError, require_cluster, task_run_name
 from keras_s11.resume import (
     ResumeError,
-    backed_up_epochs,
     check_backup_model,
     check_same_run,
     has_backup,
@@ -88,8 +87,7 @@ def plan_run(config):
     if resume:
         try:
             check_same_run(read_saved_config(run_path), dataclasses.asdict(config))
-            check_backup_model(partial)
-            initial_epoch = backed_up_epochs(partial)
+            initial_epoch = check_backup_model(partial)
         except ResumeError as error:
             raise ConfigError(str(error)) from None
     return RunPlan(run_name, run_path, resume, initial_epoch, discard=resumable and not resume)
