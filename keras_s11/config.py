@@ -87,6 +87,13 @@ class TrainConfig:
     nesterov: bool = _setting(True, "Nesterov's form of momentum", CYCLE, flag="--no-nesterov")
     weight_decay: float = _setting(5e-4, "coupled L2, PyTorch convention", CYCLE, cli.finite_float)
     label_smoothing: float = _setting(0.2, "label smoothing of the loss", CYCLE, cli.finite_float)
+    ema_momentum: float = _setting(
+        0.99,
+        "momentum per step of an exponential moving average of the weights (Keras's `use_ema`), "
+        "which the final evaluation and the saved model use; 0: no average",
+        CYCLE,
+        cli.finite_float,
+    )
     range_test_steps: int = _setting(100, "steps of the LR range test", FINDER, cli.positive_int)
     range_test_start: float = _setting(1e-3, "first LR of the range test", FINDER, cli.positive_float)
     range_test_end: float = _setting(10.0, "last LR of the range test", FINDER, cli.positive_float)
@@ -158,7 +165,7 @@ def _check_types(config):
         _require(
             value is None or _is_number(value) and value > 0, f"`{name}` must be a finite number > 0", **{name: value}
         )
-    for name in ("momentum", "weight_decay", "label_smoothing"):
+    for name in ("momentum", "weight_decay", "label_smoothing", "ema_momentum"):
         value = getattr(config, name)
         _require(_is_number(value), f"`{name}` must be a finite number", **{name: value})
     for name, choices in (
@@ -225,6 +232,7 @@ def check_config(config):
     _require(
         0 <= config.label_smoothing < 1, "`label_smoothing` must be in [0, 1)", label_smoothing=config.label_smoothing
     )
+    _require(0 <= config.ema_momentum < 1, "`ema_momentum` must be in [0, 1)", ema_momentum=config.ema_momentum)
     _require(config.range_test_steps >= 2, "`range_test_steps` must be >= 2", range_test_steps=config.range_test_steps)
     name = config.run_name
     _require(

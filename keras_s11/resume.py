@@ -35,6 +35,7 @@ SAME_RUN_FLAGS = (
     "nesterov",
     "weight_decay",
     "label_smoothing",
+    "ema_momentum",
     "width",
     "precision",
 )

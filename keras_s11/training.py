@@ -102,12 +102,14 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(run_path)
 
 
-def train(config=None, /, *, command=None, **settings):
+def train(config=None, /, *, command=None, callbacks=(), **settings):
     """Trains the ResNet-9 with an LR range test and a one-cycle policy; writes a run folder.
 
     Args:
         config: A `keras_s11.config.TrainConfig` (default: the recipe's).
         command: The command line that started the run, for the report.
+        callbacks: More Keras callbacks for the training `fit` (not the
+            range test), after the run's own.
         **settings: `TrainConfig` fields, overriding those of `config`.
 
     Returns:
@@ -135,7 +137,7 @@ def train(config=None, /, *, command=None, **settings):
     plan = plan_run(config)
     config = dataclasses.replace(config, run_name=plan.run_name)
     try:
-        return _train(config, plan, started, command)
+        return _train(config, plan, started, command, list(callbacks))
     except KeyboardInterrupt:
         partial = partial_path(plan.run_path)
         try:
@@ -145,7 +147,7 @@ def train(config=None, /, *, command=None, **settings):
         raise TrainingInterrupted(plan.run_name, plan.run_path, kept, os.path.isdir(plan.run_path)) from None
 
 
-def _train(config, plan, started, command):
+def _train(config, plan, started, command, user_callbacks):
     if plan.discard:
         print(f"resume=False: discarding the interrupted run in {partial_path(plan.run_path)}")
     (x_train, y_train), (x_test, y_test), held = _load_data(config)
@@ -197,10 +199,10 @@ def _train(config, plan, started, command):
                 return result
             lrs = (lr_min, lr_max)
             result.history, seconds = _fit(
-                config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch
+                config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch, user_callbacks
             )
             result.metrics, probabilities = _evaluate(
-                config, model, result.history, seconds, test_ds, (x_test, y_test), held, lrs
+                config, model, result.history, seconds, test_ds, validation_ds, (x_test, y_test), held, lrs
             )
             write_json(run.file(run_layout.METRICS), result.metrics)
             model.save(run.file(run_layout.MODEL))
@@ -257,10 +259,14 @@ def _compiled_model(config, jit_compile, sync_batchnorm=False):
         width=config.width, weight_decay=config.weight_decay, init=config.init, sync_batchnorm=sync_batchnorm
     )
     initial_lr = config.lr_min or 0.01  # the callbacks set the LR at every step
+    # With an average, `fit` ends by copying it into the model (`finalize_variable_values`).
+    average = dict(use_ema=True, ema_momentum=config.ema_momentum) if config.ema_momentum else {}
     if config.momentum_cycle:
-        optimizer = VariableMomentumSGD(initial_lr, momentum=config.momentum_cycle[0], nesterov=config.nesterov)
+        optimizer = VariableMomentumSGD(
+            initial_lr, momentum=config.momentum_cycle[0], nesterov=config.nesterov, **average
+        )
     else:
-        optimizer = keras.optimizers.SGD(initial_lr, momentum=config.momentum, nesterov=config.nesterov)
+        optimizer = keras.optimizers.SGD(initial_lr, momentum=config.momentum, nesterov=config.nesterov, **average)
     model.compile(
         optimizer=optimizer,
         loss=SparseCategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -322,12 +328,13 @@ def _restore_or_find_lrs(config, plan, model, train_ds, run):
     return state, range_test, (lr_min, lr_max)
 
 
-def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch):
+def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch, user_callbacks):
     """Trains with the one-cycle policy, continuing `state` when resuming.
 
     Returns the per-epoch history of the whole run and its training time
     (summed over restarts); writes the history, LRs and per-step files.
     """
+    from keras_s11.batchnorm import recalibrate_batchnorm
     from keras_s11.callbacks import TrainingDivergedError
     from keras_s11.training_callbacks import make_training_callbacks
 
@@ -341,11 +348,13 @@ def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_pe
             validation_data=validation_ds,
             verbose=config.verbose,
             shuffle=False,
-            callbacks=callbacks.all,
+            callbacks=[*callbacks.all, *user_callbacks],
         )
     except TrainingDivergedError as error:
         done = len(callbacks.backup.history.get("loss", []))
         raise TrainingDiverged(error, lrs[1], done, config.run_name) from None
+    if config.ema_momentum:  # `fit` put the average of the trainable weights in the model: fit the statistics to it
+        recalibrate_batchnorm(model, train_ds)
     shutil.rmtree(run.file(BACKUP_DIR))
     history = callbacks.backup.history
     one_cycle = callbacks.one_cycle
@@ -358,21 +367,28 @@ def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_pe
     return history, callbacks.backup.train_seconds
 
 
-def _evaluate(config, model, history, train_seconds, test_ds, test, held, lrs):
+def _evaluate(config, model, history, train_seconds, test_ds, validation_ds, test, held, lrs):
     """The final metrics (test, holdout, flip TTA) and the test predictions (`None` if neither TTA nor report)."""
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
 
     (x_test, y_test), batch_size = test, config.batch_size
     metrics = {"train_seconds": round(train_seconds, 1), "lr_min": lrs[0], "lr_max": lrs[1]}
+    split = "holdout" if held else "test"
+    if config.ema_momentum:  # the last validation pass saw the last step's weights, not their average
+        metrics[f"{split}_loss_last_step_weights"] = history["val_loss"][-1]
+        metrics[f"{split}_accuracy_last_step_weights"] = history["val_accuracy"][-1]
+        validation = model.evaluate(validation_ds, verbose=0)
+    else:
+        validation = history["val_loss"][-1], history["val_accuracy"][-1]
     if held:
-        metrics["holdout_loss"], metrics["holdout_accuracy"] = history["val_loss"][-1], history["val_accuracy"][-1]
+        metrics["holdout_loss"], metrics["holdout_accuracy"] = map(float, validation)
         held_probabilities = predict_probabilities(model, held[0], batch_size)
         metrics["holdout_accuracy_flip_tta"] = accuracy(
             flip_averaged(model, held[0], held_probabilities, batch_size), held[1]
         )
         test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
-    else:  # the last epoch's validation pass already evaluated the final weights
-        test_loss, test_accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
+    else:  # the test set is the validation set
+        test_loss, test_accuracy = validation
     metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
     # Predicted once, for flip TTA and for the report.
     probabilities = predict_probabilities(model, x_test, batch_size) if config.tta or config.report else None
@@ -390,6 +406,12 @@ def _print_summary(metrics, train_seconds, run_path):
     tta = metrics.get("test_accuracy_flip_tta")
     tta = "" if tta is None else f" ({100 * tta:.2f} % with flip TTA)"
     print(f"Test loss {metrics['test_loss']:.4f}, test accuracy {100 * metrics['test_accuracy']:.2f} %{tta}")
+    for split in ("holdout", "test"):
+        if f"{split}_accuracy_last_step_weights" in metrics:
+            print(
+                f"(the weight average; the last step's weights: {split} accuracy "
+                f"{100 * metrics[f'{split}_accuracy_last_step_weights']:.2f} %)"
+            )
     print(f"Training took {train_seconds / 60:.1f} min; run folder: {run_path}")
 
 

@@ -373,6 +373,8 @@ ROWS = [
     train("--weight-decay must be >= 0", "--weight-decay", "-1"),
     train("--label-smoothing must be in [0, 1)", "--label-smoothing", "1"),
     train("--label-smoothing must be in [0, 1)", "--label-smoothing", "-0.1"),
+    train("--ema-momentum must be in [0, 1)", "--ema-momentum", "1"),
+    train("--ema-momentum must be in [0, 1)", "--ema-momentum", "-0.5"),
     train("--range-test-steps must be >= 2", "--range-test-steps", "1"),
     train("argument --range-test-steps: must be > 0, got 0", "--range-test-steps", "0"),
     train("--range-test-start must be < --range-test-end", "--range-test-start", "10", "--range-test-end", "1"),

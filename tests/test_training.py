@@ -96,6 +96,7 @@ def test_no_tensorboard_writes_no_logs_and_given_lrs_skip_the_range_test(image_f
         (dict(weight_decay=float("nan")), "`weight_decay` must be a finite number. Received: weight_decay=nan"),
         (dict(momentum=float("inf")), "`momentum` must be a finite number"),
         (dict(label_smoothing=float("nan")), "`label_smoothing` must be a finite number"),
+        (dict(ema_momentum=1.0), "`ema_momentum` must be in [0, 1). Received: ema_momentum=1.0"),
         (dict(lr_max=float("nan")), "`lr_max` must be a finite number > 0"),
         (dict(momentum_cycle=(float("nan"), 0.8)), "`momentum_cycle` needs 1 > HIGH >= LOW >= 0"),
         (dict(seed=2**32), "`seed` must be an integer in [0, 4294967295]"),
@@ -122,3 +123,59 @@ def test_train_checks_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="`peak_epoch` must be < `epochs`"):
         train(TrainConfig(epochs=10), peak_epoch=10)
     assert os.listdir(tmp_path) == ["taken"]
+
+
+def test_the_weight_average_is_what_evaluation_and_the_saved_model_use(image_folder, tmp_path):
+    import keras
+
+    from keras_s11.data import load_cifar10
+    from keras_s11.evaluation import accuracy, predict_probabilities
+    from keras_s11.saving import load_model
+
+    class RecordWeights(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.steps = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append(self.model.get_weights())
+
+    record = RecordWeights()
+    settings = dict(TINY, lr_min=0.01, lr_max=0.1, tensorboard=False, report=False)
+    result = train(
+        data_dir=str(image_folder), out_dir=str(tmp_path), run_name="ema", ema_momentum=0.5, callbacks=[record], **settings
+    )
+    assert len(record.steps) == 2 * 3  # 120 images, batch 32: 3 steps an epoch
+    # Keras's use_ema: the first step's weights, then average = 0.5 * average + 0.5 * weights.
+    expected = record.steps[0]
+    for weights in record.steps[1:]:
+        expected = [0.5 * a + 0.5 * w for a, w in zip(expected, weights)]
+    last = record.steps[-1]
+    model = result.model
+    trainable = {id(w) for w in model.trainable_weights}
+    for variable, average, last_step in zip(model.weights, expected, last, strict=True):
+        if id(variable) in trainable:
+            np.testing.assert_allclose(variable.numpy(), average, rtol=1e-5, atol=1e-7)
+            assert not np.allclose(average, last_step)
+    # BatchNormalization moving statistics: recomputed for the average on the first 40 training batches.
+    from keras_s11.batchnorm import recalibrate_batchnorm
+    from keras_s11.data import make_train_input
+    from keras_s11.model import build_model
+
+    expected_model = build_model(width=4)
+    expected_model.set_weights([a if id(v) in trainable else w for v, a, w in zip(model.weights, expected, last)])
+    (x_train, y_train), _ = load_cifar10(image_folder)
+    assert recalibrate_batchnorm(expected_model, make_train_input(x_train, y_train, 32, seed=0)) == 40
+    for variable, recalibrated, last_step in zip(model.weights, expected_model.get_weights(), last):
+        if id(variable) not in trainable:
+            np.testing.assert_allclose(variable.numpy(), recalibrated, rtol=1e-5, atol=1e-6)
+            assert not np.allclose(recalibrated, last_step)
+    saved = load_model(os.path.join(result.run_path, "model.keras"), compile=False)
+    for a, b in zip(saved.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # The metrics are the average's; the last step's weights are kept beside them.
+    metrics = result.metrics
+    _, (x_test, y_test) = load_cifar10(image_folder)
+    assert metrics["test_accuracy"] == pytest.approx(accuracy(predict_probabilities(saved, x_test), y_test), abs=1e-6)
+    assert metrics["test_accuracy_last_step_weights"] == result.history["val_accuracy"][-1]
+    assert metrics["test_loss_last_step_weights"] == result.history["val_loss"][-1]
+    assert metrics["test_loss"] != pytest.approx(metrics["test_loss_last_step_weights"], rel=1e-6)
