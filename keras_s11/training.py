@@ -336,6 +336,7 @@ def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_pe
     """
     from keras_s11.batchnorm import recalibrate_batchnorm
     from keras_s11.callbacks import TrainingDivergedError
+    from keras_s11.ema_fix import untie_optimizer_arrays
     from keras_s11.training_callbacks import make_training_callbacks
 
     callbacks = make_training_callbacks(config, run, state, *lrs)
@@ -354,6 +355,7 @@ def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_pe
         done = len(callbacks.backup.history.get("loss", []))
         raise TrainingDiverged(error, lrs[1], done, config.run_name) from None
     if config.ema_momentum:  # `fit` put the average of the trainable weights in the model: fit the statistics to it
+        untie_optimizer_arrays(model)
         recalibrate_batchnorm(model, train_ds)
     shutil.rmtree(run.file(BACKUP_DIR))
     history = callbacks.backup.history

@@ -62,9 +62,11 @@ def main(out_path):
 
     import keras_s11
     from keras_s11.backends import BackendError
+    from keras_s11.batchnorm import recalibrate_batchnorm
     from keras_s11.callbacks import OneCycle, StepHistory
     from keras_s11.data import make_inputs
     from keras_s11.distribute import StrategyError, describe_strategy, make_strategy
+    from keras_s11.ema_fix import untie_optimizer_arrays
     from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
     from keras_s11.export import save_state_dict, torch_state_dict
     from keras_s11.figures import plot_lr_range_test, plot_training_curves, save_figure
@@ -92,22 +94,39 @@ def main(out_path):
     with strategy.scope():
         model = keras_s11.build_model(width=4)
         model.compile(
-            keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+            keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True, use_ema=True, ema_momentum=0.9),
             SparseCategoricalCrossentropy(label_smoothing=0.2),
             metrics=["accuracy"],
             jit_compile=jit,
         )
     found = find_lr_range(model, train, 1e-3, 1.0, num_steps=6, verbose=0)
     one_cycle, steps = OneCycle(0.01, 0.1, epochs=2, peak_epoch=1), StepHistory()
+
+    class LastStepWeights(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.weights = self.model.get_weights()
+
+    last_step = LastStepWeights()
     model.fit(
         train,
         epochs=2,
         steps_per_epoch=train.steps_per_epoch,
         validation_data=test,
-        callbacks=[one_cycle, steps],
+        callbacks=[one_cycle, steps, last_step],
         shuffle=False,
         verbose=0,
     )
+    # `fit` put the weight average in the model; the BatchNorm statistics then follow it.
+    trainable = [any(v is w for w in model.trainable_weights) for v in model.weights]
+    final = model.get_weights()
+    result["average_differs_from_last_step"] = [
+        bool(np.any(a != b)) for a, b, t in zip(final, last_step.weights, trainable) if t
+    ]
+    result["untied"] = untie_optimizer_arrays(model)  # Keras's JAX use_ema bug (keras_s11/ema_fix.py)
+    result["recalibrated_batches"] = recalibrate_batchnorm(model, train, steps=3)
+    result["recalibration_changed"] = [
+        bool(np.any(a != b)) for a, b, t in zip(model.get_weights(), final, trainable) if not t
+    ]
     probabilities = predict_probabilities(model, x_test)
     result["accuracy"] = accuracy(probabilities, y_test)
     result["tta_accuracy"] = accuracy(flip_averaged(model, x_test, probabilities), y_test)

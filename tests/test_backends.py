@@ -60,6 +60,10 @@ def test_training_runs_without_tensorflow(backend, tmp_path, tensorflow_lrs):
     assert len(result["range_test_losses"]) == 6 and np.all(np.isfinite(result["range_test_losses"]))
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["tta_accuracy"] <= 1.0
     assert result["reload_max_difference"] < 1e-6
+    assert len(result["average_differs_from_last_step"]) == 26 and all(result["average_differs_from_last_step"])
+    assert result["untied"] == (backend == "jax")
+    assert result["recalibrated_batches"] == 3
+    assert len(result["recalibration_changed"]) == 16 and all(result["recalibration_changed"])
     assert "TensorFlow backend" in result["gradcam_error"] and backend in result["gradcam_error"]
     assert result["strategy"] == f"one device ({backend} backend), 1 replica"
     assert "tf.distribute" in result["mirrored_error"] and backend in result["mirrored_error"]
