@@ -108,9 +108,14 @@ def screen(config, momenta, recalibration_steps):
             recalibrate_batchnorm(model, train_input, recalibration_steps)
         held, held_tta = evaluate(model, x_held, y_held, config.batch_size)
         test, test_tta = evaluate(model, x_test, y_test, config.batch_size)
-        table.append(dict(form=form, momentum=momentum, holdout=held, holdout_tta=held_tta, test=test, test_tta=test_tta))
-        print(f"{form:12} {momentum or '-':>6}  holdout {100 * held:.2f} % ({100 * held_tta:.2f} % TTA)  "
-              f"test {100 * test:.2f} % ({100 * test_tta:.2f} % TTA)", flush=True)
+        table.append(
+            dict(form=form, momentum=momentum, holdout=held, holdout_tta=held_tta, test=test, test_tta=test_tta)
+        )
+        print(
+            f"{form:12} {momentum or '-':>6}  holdout {100 * held:.2f} % ({100 * held_tta:.2f} % TTA)  "
+            f"test {100 * test:.2f} % ({100 * test_tta:.2f} % TTA)",
+            flush=True,
+        )
     model.set_weights(raw)
     with open(os.path.join(result.run_path, "weight_average.json"), "w") as f:
         json.dump(table, f, indent=1)

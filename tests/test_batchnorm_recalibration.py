@@ -25,7 +25,9 @@ def test_moving_statistics_follow_the_batches_and_nothing_else_changes():
     assert recalibrate_batchnorm(model, batches, steps=3) == 3
     kept = 0.9**3  # of the initial statistics (mean 0, variance 1)
     np.testing.assert_allclose(layer.moving_mean.numpy(), [(1 - kept) * 2, (1 - kept) * 2], rtol=1e-6)
-    np.testing.assert_allclose(layer.moving_variance.numpy(), [kept + (1 - kept) * 1, kept + (1 - kept) * 16], rtol=1e-6)
+    np.testing.assert_allclose(
+        layer.moving_variance.numpy(), [kept + (1 - kept) * 1, kept + (1 - kept) * 16], rtol=1e-6
+    )
     np.testing.assert_array_equal(layer.gamma.numpy(), [2.0, 3.0])
     np.testing.assert_array_equal(layer.beta.numpy(), [0.5, -0.5])
 

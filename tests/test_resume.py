@@ -15,7 +15,9 @@ from tests.test_train_script import TRAIN, run_tiny
 
 # 7 steps per epoch on the fixture's 120 images; LRs found by a short range test (10 steps: fewer find no range).
 # With a weight average, whose state the backup must carry too.
-RESUMABLE = "--ema-momentum 0.9 --batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 10 --no-tta --no-report".split()
+RESUMABLE = (
+    "--ema-momentum 0.9 --batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 10 --no-tta --no-report".split()
+)
 
 
 def start_tiny(image_folder, out_dir, run_name, *args):

@@ -142,7 +142,12 @@ def test_the_weight_average_is_what_evaluation_and_the_saved_model_use(image_fol
     record = RecordWeights()
     settings = dict(TINY, lr_min=0.01, lr_max=0.1, tensorboard=False, report=False)
     result = train(
-        data_dir=str(image_folder), out_dir=str(tmp_path), run_name="ema", ema_momentum=0.5, callbacks=[record], **settings
+        data_dir=str(image_folder),
+        out_dir=str(tmp_path),
+        run_name="ema",
+        ema_momentum=0.5,
+        callbacks=[record],
+        **settings,
     )
     assert len(record.steps) == 2 * 3  # 120 images, batch 32: 3 steps an epoch
     # Keras's use_ema: the first step's weights, then average = 0.5 * average + 0.5 * weights.
