@@ -175,6 +175,10 @@ def _train(config, plan, started, command, user_callbacks):
     train_ds = shard_by_data(
         make_train_input(x_train, y_train, config.batch_size, seed=config.seed, initial_epoch=plan.initial_epoch)
     )
+    # A weight average's BatchNorm statistics are recomputed on epoch 0's first batches, resumed or not.
+    recalibration_ds = train_ds
+    if config.ema_momentum and plan.initial_epoch:
+        recalibration_ds = shard_by_data(make_train_input(x_train, y_train, config.batch_size, seed=config.seed))
     test_ds = shard_by_data(make_eval_input(x_test, y_test, config.batch_size))
     validation_ds = shard_by_data(make_eval_input(*held, batch_size=config.batch_size)) if held else test_ds
     adapt_for_multi_worker(model, strategy, train_ds)
@@ -198,8 +202,9 @@ def _train(config, plan, started, command, user_callbacks):
                 print(f"Range test only; run folder: {run.path}")
                 return result
             lrs = (lr_min, lr_max)
+            datasets = (train_ds, validation_ds, recalibration_ds)
             result.history, seconds = _fit(
-                config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch, user_callbacks
+                config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_callbacks
             )
             result.metrics, probabilities = _evaluate(
                 config, model, result.history, seconds, test_ds, validation_ds, (x_test, y_test), held, lrs
@@ -328,17 +333,20 @@ def _restore_or_find_lrs(config, plan, model, train_ds, run):
     return state, range_test, (lr_min, lr_max)
 
 
-def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_per_epoch, user_callbacks):
+def _fit(config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_callbacks):
     """Trains with the one-cycle policy, continuing `state` when resuming.
 
-    Returns the per-epoch history of the whole run and its training time
-    (summed over restarts); writes the history, LRs and per-step files.
+    `datasets` is `(train, validation, recalibration)`, the last for the
+    BatchNorm statistics of a weight average. Returns the per-epoch history
+    of the whole run and its training time (summed over restarts); writes
+    the history, LRs and per-step files.
     """
     from keras_s11.batchnorm import recalibrate_batchnorm
     from keras_s11.callbacks import TrainingDivergedError
     from keras_s11.ema_fix import untie_optimizer_arrays
     from keras_s11.training_callbacks import make_training_callbacks
 
+    train_ds, validation_ds, recalibration_ds = datasets
     callbacks = make_training_callbacks(config, run, state, *lrs)
     try:
         model.fit(
@@ -356,7 +364,7 @@ def _fit(config, plan, model, train_ds, validation_ds, run, state, lrs, steps_pe
         raise TrainingDiverged(error, lrs[1], done, config.run_name) from None
     if config.ema_momentum:  # `fit` put the average of the trainable weights in the model: fit the statistics to it
         untie_optimizer_arrays(model)
-        recalibrate_batchnorm(model, train_ds)
+        recalibrate_batchnorm(model, recalibration_ds)
     shutil.rmtree(run.file(BACKUP_DIR))
     history = callbacks.backup.history
     one_cycle = callbacks.one_cycle
