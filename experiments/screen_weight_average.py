@@ -3,11 +3,11 @@
     python experiments/screen_weight_average.py --data-dir ../shared/datasets/cifar10 \
         --holdout 5000 --width 32 --seed 0 --run-name screen-w32-ema-s0
 
-Trains once with the default recipe (any `scripts/train.py` setting can be
-given as `--set NAME=VALUE`), keeping an exponential moving average of the
+Trains once with the default recipe without its own weight average (any
+`scripts/train.py` setting can be given as `--set NAME=VALUE`), keeping an exponential moving average of the
 weights for each momentum in `--momenta` (per step: `average = m * average +
 (1 - m) * weights`). After training each average is evaluated on the
-held-out slice (plain and with flip TTA) in two forms:
+held-out slice (plain and with flip TTA) in three forms:
 
 - `all`: every weight averaged, the BatchNormalization moving statistics too;
 - `trainable`: the trainable weights averaged, the moving statistics those of
@@ -31,6 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from keras_s11 import cli  # noqa: E402
+from keras_s11.batchnorm import RECALIBRATION_STEPS  # noqa: E402
 
 MOMENTA = (0.98, 0.99, 0.995, 0.998)
 
@@ -72,16 +73,9 @@ def evaluate(model, images, labels, batch_size):
     return accuracy(probabilities, labels), accuracy(flip_averaged(model, images, probabilities, batch_size), labels)
 
 
-def recalibrate_batchnorm(model, train_input, steps):
-    """Recomputes the BatchNormalization moving statistics over `steps` training batches."""
-    for step, (images, _) in enumerate(train_input):
-        if step == steps:
-            break
-        model(images, training=True)
-
-
 def screen(config, momenta, recalibration_steps):
     """Trains once, then evaluates the raw weights and each average; returns the rows."""
+    from keras_s11.batchnorm import recalibrate_batchnorm
     from keras_s11.data import holdout_split, load_cifar10, make_train_input
     from keras_s11.training import train
 
@@ -132,13 +126,14 @@ def main():
     parser.add_argument("--seed", type=cli.seed_int, default=0)
     parser.add_argument("--run-name", required=True)
     parser.add_argument("--momenta", type=float, nargs="+", default=MOMENTA)
-    parser.add_argument("--recalibration-steps", type=cli.positive_int, default=40)
+    parser.add_argument("--recalibration-steps", type=cli.positive_int, default=RECALIBRATION_STEPS)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another TrainConfig field")
     args = parser.parse_args()
     settings = {}
     for item in args.set:
         name, value = item.split("=", 1)
         settings[name] = json.loads(value)
+    settings.setdefault("ema_momentum", 0.0)  # the run's own weights are the "last step" row; the averages are ours
     config = TrainConfig(
         data_dir=args.data_dir,
         holdout=args.holdout,
