@@ -1,0 +1,92 @@
+"""How far apart are the LRs read off several range-test curves? Several readings compared.
+
+    python experiments/range_test_agreement.py docs/runs/full-24ep-ema-s0 \
+        docs/runs/full-24ep-ema-s1 docs/runs/full-24ep-ema-s2
+
+Reads `lr_range_test.json` of each run folder (the raw loss of every step)
+and prints, for each reading of the curve, the LRMIN and LRMAX it picks on
+every curve and their spread (largest pick / smallest pick):
+
+- `rule, smoothing S`: `keras_s11.lr_finder.suggest_lr_range` (the library's
+  rule) on the raw losses smoothed with weight `S` on the past (0.9 is what
+  the range test records);
+- `band centre, smoothing S`: LRMAX is the geometric centre of the run of
+  LRs around the rule's minimum whose smoothed loss lies within 10 % of the
+  fall (first loss to minimum) of that minimum; LRMIN as the rule's.
+
+No training: the curves are those the runs saved.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from keras_s11.lr_finder import suggest_lr_range  # noqa: E402
+
+SMOOTHINGS = (0.9, 0.95, 0.98)
+BAND = 0.1
+
+
+def smooth(losses, weight):
+    """Bias-corrected exponential moving average, as the range test records it."""
+    average, smoothed = 0.0, []
+    for step, loss in enumerate(losses, start=1):
+        average = weight * average + (1 - weight) * loss
+        smoothed.append(average / (1 - weight**step))
+    return np.array(smoothed)
+
+
+def band_centre(lrs, smoothed, lr_max, band=BAND):
+    """Geometric centre of the LRs around `lr_max` whose loss is within `band` of the fall of its minimum."""
+    best = int(np.argmin(np.abs(np.asarray(lrs) - lr_max)))
+    limit = smoothed[best] + band * (smoothed[0] - smoothed[best])
+    low = high = best
+    while low > 0 and smoothed[low - 1] <= limit:
+        low -= 1
+    while high + 1 < len(smoothed) and smoothed[high + 1] <= limit:
+        high += 1
+    return float(np.sqrt(lrs[low] * lrs[high]))
+
+
+def readings(lrs, losses):
+    """`{reading: (lr_min, lr_max)}` for one curve."""
+    picks = {}
+    for weight in SMOOTHINGS:
+        smoothed = smooth(losses, weight)
+        lr_min, lr_max = suggest_lr_range(lrs, smoothed)
+        picks[f"rule, smoothing {weight}"] = (lr_min, lr_max)
+        picks[f"band centre, smoothing {weight}"] = (lr_min, band_centre(lrs, smoothed, lr_max))
+    return picks
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dirs", nargs="+", help="run folders holding lr_range_test.json")
+    args = parser.parse_args()
+    curves = {}
+    for run_dir in args.run_dirs:
+        path = os.path.join(run_dir, "lr_range_test.json")
+        try:
+            with open(path) as f:
+                curve = json.load(f)
+        except (OSError, ValueError) as error:
+            sys.exit(f"error: cannot read {path}: {error}")
+        curves[os.path.basename(os.path.normpath(run_dir))] = readings(curve["lrs"], curve["losses"])
+    names = list(curves)
+    print("| reading | " + " | ".join(names) + " | LRMAX spread | LRMIN spread |")
+    print("|---|" + "---:|" * (len(names) + 2))
+    for reading in curves[names[0]]:
+        picks = [curves[name][reading] for name in names]
+        lr_mins, lr_maxs = [p[0] for p in picks], [p[1] for p in picks]
+        cells = " | ".join(f"{lo:.4g} / {hi:.4g}" for lo, hi in picks)
+        print(f"| {reading} | {cells} | {max(lr_maxs) / min(lr_maxs):.2f}x | {max(lr_mins) / min(lr_mins):.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
