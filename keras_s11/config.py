@@ -18,6 +18,7 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 JIT_COMPILE = ("auto", "on", "off")
 VERBOSITY = (0, 1, 2)
 INITS = ("torch", "glorot")
+WEIGHT_DECAY_SCOPES = ("kernels", "all")
 
 
 class ConfigError(ValueError):
@@ -86,6 +87,12 @@ class TrainConfig:
     )
     nesterov: bool = _setting(True, "Nesterov's form of momentum", CYCLE, flag="--no-nesterov")
     weight_decay: float = _setting(5e-4, "coupled L2, PyTorch convention", CYCLE, cli.finite_float)
+    weight_decay_scope: str = _setting(
+        "kernels",
+        "weights under the decay: the kernels, or all (BatchNorm and the FC bias too, as Page's recipe)",
+        CYCLE,
+        choices=WEIGHT_DECAY_SCOPES,
+    )
     label_smoothing: float = _setting(0.2, "label smoothing of the loss", CYCLE, cli.finite_float)
     ema_momentum: float = _setting(
         0.99,
@@ -171,6 +178,7 @@ def _check_types(config):
     for name, choices in (
         ("schedule", SCHEDULES),
         ("init", INITS),
+        ("weight_decay_scope", WEIGHT_DECAY_SCOPES),
         ("precision", PRECISIONS),
         ("jit_compile", JIT_COMPILE),
         ("strategy", STRATEGIES),

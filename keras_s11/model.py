@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_s11.config import INITS
+from keras_s11.config import INITS, WEIGHT_DECAY_SCOPES
 from keras_s11.layers import FusedBatchNormalization
 
 
@@ -23,6 +23,7 @@ def _conv_bn_relu(
     pool=False,
     weight_decay=0.0,
     kernel_initializer="glorot_uniform",
+    decay_batchnorm=False,
     fused_batchnorm=True,
     sync_batchnorm=False,
 ):
@@ -46,7 +47,15 @@ def _conv_bn_relu(
     # Momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults
     # (torch momentum 0.1 == keras momentum 0.9), so exported weights agree.
     batchnorm = FusedBatchNormalization if fused_batchnorm else layers.BatchNormalization
-    x = batchnorm(momentum=0.9, epsilon=1e-5, synchronized=sync_batchnorm, name=f"{name}_bn{suffix}")(x)
+    bn_regularizer = regularizer if decay_batchnorm else None
+    x = batchnorm(
+        momentum=0.9,
+        epsilon=1e-5,
+        gamma_regularizer=bn_regularizer,
+        beta_regularizer=bn_regularizer,
+        synchronized=sync_batchnorm,
+        name=f"{name}_bn{suffix}",
+    )(x)
     return layers.ReLU(name=f"{name}_relu{suffix}")(x)
 
 
@@ -62,6 +71,7 @@ def build_model(
     width=64,
     input_shape=(32, 32, 3),
     weight_decay=5e-4,
+    weight_decay_scope="kernels",
     logit_scale=0.125,
     init="torch",
     fused_batchnorm=True,
@@ -81,6 +91,10 @@ def build_model(
         input_shape: Shape of one (normalised, NHWC) input image.
         weight_decay: Coupled (PyTorch-style) L2 weight decay on the kernels,
             added to the loss as `weight_decay / 2 * ||w||^2`. `0` disables it.
+        weight_decay_scope: Which weights the decay applies to: `"kernels"`
+            (the convolution and FC kernels) or `"all"` (every trainable
+            weight, BatchNorm scales and offsets and the FC bias included,
+            as PyTorch's `SGD(weight_decay=...)` in Page's recipe does).
         logit_scale: Constant factor applied to the FC output before the
             softmax (0.125 in Page's recipe). It has no parameters.
         init: Weight initialisation of the convolutions and the FC layer:
@@ -105,7 +119,8 @@ def build_model(
         The output stays float32 under a mixed-precision policy.
 
     Raises:
-        ValueError: If `num_classes` or `width` is not a positive integer.
+        ValueError: If `num_classes` or `width` is not a positive integer,
+            or `weight_decay` or `weight_decay_scope` is out of range.
 
     Example:
 
@@ -118,6 +133,11 @@ def build_model(
             raise ValueError(f"Argument `{arg}` must be a positive integer. Received: {arg}={value!r}")
     if weight_decay < 0:
         raise ValueError(f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}")
+    if weight_decay_scope not in WEIGHT_DECAY_SCOPES:
+        raise ValueError(
+            f"Argument `weight_decay_scope` must be one of {WEIGHT_DECAY_SCOPES}. "
+            f"Received: weight_decay_scope={weight_decay_scope!r}"
+        )
     if init not in INITS:
         raise ValueError(f"Argument `init` must be one of {INITS}. Received: init={init!r}")
     inputs = keras.Input(shape=input_shape, name="image")
@@ -125,6 +145,7 @@ def build_model(
     options = dict(
         weight_decay=weight_decay,
         kernel_initializer=kernel_initializer,
+        decay_batchnorm=weight_decay_scope == "all",
         fused_batchnorm=fused_batchnorm,
         sync_batchnorm=sync_batchnorm,
     )
@@ -144,6 +165,7 @@ def build_model(
         kernel_initializer=kernel_initializer,
         bias_initializer=fc_bias,
         kernel_regularizer=regularizer,
+        bias_regularizer=regularizer if weight_decay_scope == "all" else None,
         name="fc",
     )(x)
     if logit_scale != 1:

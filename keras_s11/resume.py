@@ -34,6 +34,7 @@ SAME_RUN_FLAGS = (
     "momentum_cycle",
     "nesterov",
     "weight_decay",
+    "weight_decay_scope",
     "label_smoothing",
     "ema_momentum",
     "width",

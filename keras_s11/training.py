@@ -261,7 +261,11 @@ def _compiled_model(config, jit_compile, sync_batchnorm=False):
     from keras_s11.optimizers import VariableMomentumSGD
 
     model = build_model(
-        width=config.width, weight_decay=config.weight_decay, init=config.init, sync_batchnorm=sync_batchnorm
+        width=config.width,
+        weight_decay=config.weight_decay,
+        weight_decay_scope=config.weight_decay_scope,
+        init=config.init,
+        sync_batchnorm=sync_batchnorm,
     )
     initial_lr = config.lr_min or 0.01  # the callbacks set the LR at every step
     # With an average, `fit` ends by copying it into the model (`finalize_variable_values`).

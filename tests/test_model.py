@@ -45,6 +45,18 @@ def test_weight_decay_adds_half_the_coupled_l2_penalty():
     assert not build_model(width=8, weight_decay=0).losses
 
 
+def test_weight_decay_scope_all_decays_every_trainable_weight():
+    model = build_model(width=8, weight_decay=0.1, weight_decay_scope="all")
+    rng = np.random.default_rng(0)
+    for weight in model.trainable_weights:  # BatchNorm's offsets start at 0: give every weight a value
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    expected = 0.05 * sum(float(np.sum(np.square(w.numpy()))) for w in model.trainable_weights)
+    model(np.zeros((1, 32, 32, 3), "float32"))
+    # 8 convolutions and the FC layer: 8 kernels + 8 BN scales + 8 BN offsets + FC kernel and bias.
+    assert len(model.losses) == 26
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -52,6 +64,7 @@ def test_weight_decay_adds_half_the_coupled_l2_penalty():
         ({"num_classes": 2.5}, "num_classes"),
         ({"weight_decay": -1}, "weight_decay"),
         ({"init": "he"}, "init='he'"),
+        ({"weight_decay_scope": "bn"}, "weight_decay_scope='bn'"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
