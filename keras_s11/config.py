@@ -112,6 +112,9 @@ class TrainConfig:
         RUN,
         choices=INITS,
     )
+    logit_scale: float = _setting(
+        0.125, "constant factor on the FC output before the softmax (Page's recipe)", RUN, cli.positive_float
+    )
     precision: str = _setting("auto", "mixed precision policy", RUN, choices=PRECISIONS)
     jit_compile: str = _setting("auto", "XLA (auto: on for GPU/TPU, off on CPU)", RUN, choices=JIT_COMPILE)
     tta: bool = _setting(True, "the flip-TTA evaluation", RUN, flag="--no-tta")
@@ -164,7 +167,7 @@ def _check_types(config):
         _require(
             value is None or _is_int(value) and value > 0, f"`{name}` must be None or an integer > 0", **{name: value}
         )
-    for name in ("peak_epoch", "range_test_start", "range_test_end"):
+    for name in ("peak_epoch", "range_test_start", "range_test_end", "logit_scale"):
         value = getattr(config, name)
         _require(_is_number(value) and value > 0, f"`{name}` must be a finite number > 0", **{name: value})
     for name in ("lr_min", "lr_max"):

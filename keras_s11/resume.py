@@ -38,6 +38,7 @@ SAME_RUN_FLAGS = (
     "label_smoothing",
     "ema_momentum",
     "width",
+    "logit_scale",
     "precision",
 )
 

@@ -264,6 +264,7 @@ def _compiled_model(config, jit_compile, sync_batchnorm=False):
         width=config.width,
         weight_decay=config.weight_decay,
         weight_decay_scope=config.weight_decay_scope,
+        logit_scale=config.logit_scale,
         init=config.init,
         sync_batchnorm=sync_batchnorm,
     )

@@ -105,6 +105,8 @@ def test_no_tensorboard_writes_no_logs_and_given_lrs_skip_the_range_test(image_f
         (dict(tta="no"), "`tta` must be True or False"),
         (dict(run_name="a/b"), "`run_name` must be a plain folder name"),
         (dict(schedule="triangle"), "`schedule` must be one of ('linear', 'cosine')"),
+        (dict(weight_decay_scope="bn"), "`weight_decay_scope` must be one of ('kernels', 'all')"),
+        (dict(logit_scale=0.0), "`logit_scale` must be a finite number > 0. Received: logit_scale=0.0"),
         (dict(limit_train=100), "`limit_train` (100) must be >= `batch_size` (512)"),
     ],
 )
@@ -112,6 +114,16 @@ def test_settings_are_checked_and_named(settings, message):
     with pytest.raises(ConfigError) as info:
         TrainConfig(**settings)
     assert message in str(info.value)
+
+
+def test_model_settings_reach_the_compiled_model():
+    from keras_s11.training import _compiled_model
+
+    config = TrainConfig(width=4, weight_decay=0.1, weight_decay_scope="all", logit_scale=0.5)
+    model = _compiled_model(config, jit_compile=False)
+    assert model.get_layer("logit_scale").scale == 0.5
+    assert model.get_layer("prep_bn").gamma_regularizer.l2 == pytest.approx(0.05)
+    assert model.get_layer("fc").bias_regularizer.l2 == pytest.approx(0.05)
 
 
 def test_train_checks_before_any_work(tmp_path):
