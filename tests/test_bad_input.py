@@ -387,6 +387,8 @@ ROWS = [
     train("argument --width: must be > 0, got 0", "--width", "0"),
     train("argument --precision: invalid choice: 'fp8'", "--precision", "fp8"),
     train("argument --schedule: invalid choice: 'triangle'", "--schedule", "triangle"),
+    train("argument --weight-decay-scope: invalid choice: 'bn'", "--weight-decay-scope", "bn"),
+    train("argument --logit-scale: must be a finite number > 0, got 0.0", "--logit-scale", "0"),
     train("argument --verbose: invalid choice: 3", "--verbose", "3"),
     train("argument --seed: must be in 0..4294967295, got -1", "--seed", "-1"),
     train("unrecognized arguments: --fast", "--fast"),
