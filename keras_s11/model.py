@@ -89,8 +89,9 @@ def build_model(
         num_classes: Number of output classes.
         width: Channels of the PrepLayer; later layers use 2x, 4x and 8x.
         input_shape: Shape of one (normalised, NHWC) input image.
-        weight_decay: Coupled (PyTorch-style) L2 weight decay on the kernels,
-            added to the loss as `weight_decay / 2 * ||w||^2`. `0` disables it.
+        weight_decay: Coupled (PyTorch-style) L2 weight decay on the weights
+            `weight_decay_scope` names, added to the loss as
+            `weight_decay / 2 * ||w||^2`. `0` disables it.
         weight_decay_scope: Which weights the decay applies to: `"kernels"`
             (the convolution and FC kernels) or `"all"` (every trainable
             weight, BatchNorm scales and offsets and the FC bias included,
