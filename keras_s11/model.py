@@ -143,10 +143,11 @@ def build_model(
         raise ValueError(f"Argument `init` must be one of {INITS}. Received: init={init!r}")
     inputs = keras.Input(shape=input_shape, name="image")
     kernel_initializer = _torch_uniform() if init == "torch" else "glorot_uniform"
+    decay_all = weight_decay_scope == "all"
     options = dict(
         weight_decay=weight_decay,
         kernel_initializer=kernel_initializer,
-        decay_batchnorm=weight_decay_scope == "all",
+        decay_batchnorm=decay_all,
         fused_batchnorm=fused_batchnorm,
         sync_batchnorm=sync_batchnorm,
     )
@@ -166,7 +167,7 @@ def build_model(
         kernel_initializer=kernel_initializer,
         bias_initializer=fc_bias,
         kernel_regularizer=regularizer,
-        bias_regularizer=regularizer if weight_decay_scope == "all" else None,
+        bias_regularizer=regularizer if decay_all else None,
         name="fc",
     )(x)
     if logit_scale != 1:
