@@ -46,7 +46,7 @@ class TrainConfig:
     Every field has the default of the recipe: 24 epochs of one cycle from
     LRMIN to LRMAX at epoch 5 and back, LRMIN and LRMAX found by the LR range
     test, SGD with Nesterov momentum 0.9, coupled L2 weight decay 5e-4,
-    label smoothing 0.2, batch 512. The fields are checked when the object is
+    label smoothing 0.1, batch 512. The fields are checked when the object is
     made.
 
     Raises:
@@ -93,7 +93,7 @@ class TrainConfig:
         CYCLE,
         choices=WEIGHT_DECAY_SCOPES,
     )
-    label_smoothing: float = _setting(0.2, "label smoothing of the loss", CYCLE, cli.finite_float)
+    label_smoothing: float = _setting(0.1, "label smoothing of the loss", CYCLE, cli.finite_float)
     ema_momentum: float = _setting(
         0.99,
         "momentum per step of an exponential moving average of the weights (Keras's `use_ema`), "
