@@ -86,7 +86,12 @@ def page_resnet9(width=64, num_classes=10):
 
 
 def one_cycle_lr(step, steps_per_epoch, start, peak, epochs, peak_epoch):
-    """Linear from `start` to `peak` at `peak_epoch`, back to `start` at `epochs` (as keras_s11.schedules)."""
+    """Linear from `start` to `peak` at `peak_epoch`, back to `start` at `epochs`.
+
+    `keras_s11.schedules.one_cycle`'s formula, in Python floats (float64):
+    that one computes in float32 on backend tensors, and the recorded runs
+    used this one.
+    """
     epoch = step / steps_per_epoch
     if epoch < peak_epoch:
         position = min(epoch / peak_epoch, 1.0)
@@ -126,8 +131,9 @@ def accuracy(model, images, labels):
 
 def make_optimizer(model, lr, weight_decay, decay_all):
     """SGD, Nesterov momentum 0.9, coupled weight decay on the kernels (or on every weight)."""
-    decayed = [p for p in model.parameters() if decay_all or p.ndim > 1]
-    kept = [p for p in model.parameters() if not (decay_all or p.ndim > 1)]
+    decayed, kept = [], []
+    for param in model.parameters():
+        (decayed if decay_all or param.ndim > 1 else kept).append(param)  # kernels: conv and FC weights
     groups = [dict(params=decayed, weight_decay=weight_decay), dict(params=kept, weight_decay=0.0)]
     return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
 
