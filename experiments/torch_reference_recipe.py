@@ -42,6 +42,7 @@ from torch.nn import functional as F  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from keras_s11.batchnorm import RECALIBRATION_STEPS  # noqa: E402
 from keras_s11.data import holdout_split, load_cifar10  # noqa: E402
 from keras_s11.data.stats import normalize_array  # noqa: E402
 from keras_s11.data.train_batches import TrainBatches  # noqa: E402
@@ -49,7 +50,6 @@ from keras_s11.torch_reference import ResNet9  # noqa: E402
 
 BATCH_SIZE = 512
 CUTOUT = 8
-RECALIBRATION_STEPS = 40  # as keras_s11.batchnorm
 EVAL_BATCH = 500
 
 
@@ -152,7 +152,8 @@ def train(args, model, batches, held):
     average = [p.detach().clone() for p in model.parameters()] if args.ema else None
     generator = np.random.default_rng(args.seed)
     steps = batches.steps_per_epoch
-    start, begun = (args.start_lr if args.start_lr is not None else args.lr_min), time.time()
+    start = args.start_lr if args.start_lr is not None else args.lr_min
+    begun = time.time()
     model.train()
     for step in range(args.epochs * steps):
         epoch, index = divmod(step, steps)
@@ -217,9 +218,8 @@ def main(argv=None):
     held = None
     if args.holdout:
         (x_train, y_train), held = holdout_split(x_train, y_train, args.holdout, seed=args.seed)
-    batches = TrainBatches(
-        x_train, y_train, BATCH_SIZE, seed=args.seed, threads=1, prefetch=2, cutout=0 if args.cutout_inside else CUTOUT
-    )
+    # Read with `batch_at`, in this thread: the threads of `TrainBatches` never start.
+    batches = TrainBatches(x_train, y_train, BATCH_SIZE, seed=args.seed, cutout=0 if args.cutout_inside else CUTOUT)
     print(f"{len(x_train)} training images, {batches.steps_per_epoch} steps an epoch", flush=True)
     model = page_resnet9(args.width) if args.arch == "page" else ResNet9(width=args.width)
     model = model.to(memory_format=torch.channels_last)
