@@ -127,12 +127,10 @@ def run_backend(args):
                 flush=True,
             )
 
-    steps = len(x_train) // args.batch_size
     one_cycle = OneCycle(lr_min, lr_max, epochs=args.epochs, peak_epoch=args.peak_epoch)
     model.fit(
         train,
         epochs=args.epochs,
-        steps_per_epoch=steps,
         callbacks=[one_cycle, EpochTimer()],
         shuffle=False,
         verbose=0,

@@ -1,6 +1,7 @@
 """LR range test (Smith, 2015): grow the learning rate, record each step's loss."""
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -20,8 +21,9 @@ class LRRangeTest(keras.callbacks.Callback):
     the metrics are reset before every batch, because the `logs["loss"]` that
     Keras passes to batch hooks is the running mean of the epoch.
 
-    Training stops after `num_steps` steps, or early when the smoothed loss
-    exceeds `divergence_factor` times its minimum. When training ends the
+    Training stops after `num_steps` steps, across epochs (give `fit`
+    enough of them: a warning says when it ends first), or early when the
+    smoothed loss exceeds `divergence_factor` times its minimum. When training ends the
     model's weights (trainable and not), the optimizer's state and its
     learning rate are restored, so the range test leaves no trace.
 
@@ -45,7 +47,7 @@ class LRRangeTest(keras.callbacks.Callback):
     Example:
 
     >>> test = LRRangeTest(1e-3, 10.0, num_steps=100)
-    >>> model.fit(train_ds.repeat(), steps_per_epoch=100, epochs=1, callbacks=[test])
+    >>> model.fit(train_ds, epochs=2, callbacks=[test])  # 97 steps an epoch: 100 steps in 2
     >>> test.lrs, test.smoothed_losses
     """
 
@@ -130,6 +132,12 @@ class LRRangeTest(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        if not self.diverged and self._step < self.num_steps:
+            warnings.warn(
+                f"LRRangeTest ran {self._step} of its {self.num_steps} steps: `fit` ended first. "
+                f"Give `fit` more epochs (at least {self.num_steps} steps in all).",
+                stacklevel=2,
+            )
         if not self.restore:
             return
         self.model.set_weights(self._saved_weights)

@@ -21,11 +21,13 @@ def recalibrate_batchnorm(model, batches, steps=RECALIBRATION_STEPS):
     Args:
         model: A Keras model.
         batches: An iterable of `(images, labels)` batches, e.g. the training
-            input of `keras_s11.data.make_train_input`.
+            input of `keras_s11.data.make_train_input`; read pass after
+            pass (an epoch each) until `steps` batches are run.
         steps: Number of batches to run, an integer > 0.
 
     Returns:
-        The number of batches run (fewer than `steps` if `batches` ends).
+        The number of batches run (fewer than `steps` if a pass yields
+        nothing, as a used-up iterator).
 
     Example:
 
@@ -35,7 +37,18 @@ def recalibrate_batchnorm(model, batches, steps=RECALIBRATION_STEPS):
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"Argument `steps` must be an integer > 0. Received: steps={steps!r}")
     done = 0
-    for images, _ in itertools.islice(iter(batches), steps):
+    for images, _ in itertools.islice(_passes(batches), steps):
         model(images, training=True)
         done += 1
     return done
+
+
+def _passes(batches):
+    """The batches of `batches`, pass after pass, until a pass yields none."""
+    while True:
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+        if empty:
+            return

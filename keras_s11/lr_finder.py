@@ -135,9 +135,11 @@ def repeat_input(dataset):
     """`dataset` as an input that does not run out: a range test needs more steps than an epoch may hold.
 
     A `tf.data.Dataset` is `.repeat()`-ed; an endless `keras.utils.PyDataset`
-    (`num_batches` is `None`, as `keras_s11.data.TrainBatches`) is returned
-    as it is; a finite one is wrapped so that batch `i` is its batch
-    `i % len(dataset)`. A wrapped dataset's `on_epoch_end` is not called.
+    (`num_batches` is `None`) is returned as it is; a finite one is wrapped
+    so that batch `i` is its batch `i % len(dataset)`. A wrapped dataset's
+    `on_epoch_end` is not called. Either way each pass counts as an epoch of
+    the training inputs (`make_train_dataset`, `make_train_batches`), as in
+    `fit`.
 
     Args:
         dataset: A `tf.data.Dataset` or a `keras.utils.PyDataset`.

@@ -175,10 +175,16 @@ def _train(config, plan, started, command, user_callbacks):
     train_ds = shard_by_data(
         make_train_input(x_train, y_train, config.batch_size, seed=config.seed, initial_epoch=plan.initial_epoch)
     )
-    # A weight average's BatchNorm statistics are recomputed on epoch 0's first batches, resumed or not.
-    recalibration_ds = train_ds
-    if config.ema_momentum and plan.initial_epoch:
-        recalibration_ds = shard_by_data(make_train_input(x_train, y_train, config.batch_size, seed=config.seed))
+
+    # The range test reads batches as `fit` does, and each pass counts as an epoch: it gets an input
+    # of its own, so that the training starts at its epoch. A weight average's BatchNorm statistics
+    # are recomputed on epoch 0's first batches, resumed or not.
+    def fresh_train_input():
+        return shard_by_data(make_train_input(x_train, y_train, config.batch_size, seed=config.seed))
+
+    finds_lrs = not plan.resume and (config.lr_min is None or config.lr_max is None)
+    range_test_ds = fresh_train_input() if finds_lrs else None
+    recalibration_ds = fresh_train_input() if config.ema_momentum else None
     test_ds = shard_by_data(make_eval_input(x_test, y_test, config.batch_size))
     validation_ds = shard_by_data(make_eval_input(*held, batch_size=config.batch_size)) if held else test_ds
     adapt_for_multi_worker(model, strategy, train_ds)
@@ -192,7 +198,7 @@ def _train(config, plan, started, command, user_callbacks):
     try:
         with run:
             with strategy.scope():
-                state, range_test, (lr_min, lr_max) = _restore_or_find_lrs(config, plan, model, train_ds, run)
+                state, range_test, (lr_min, lr_max) = _restore_or_find_lrs(config, plan, model, range_test_ds, run)
             saved = dict(dataclasses.asdict(config), **facts, lr_min_used=lr_min, lr_max_used=lr_max, started=started)
             if plan.resume:
                 saved.update(started=read_saved_config(run.path)["started"], resumed_from_epoch=state["epoch"])
@@ -358,7 +364,6 @@ def _fit(config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_c
             train_ds,
             epochs=config.epochs,
             initial_epoch=plan.initial_epoch,
-            steps_per_epoch=steps_per_epoch,
             validation_data=validation_ds,
             verbose=config.verbose,
             shuffle=False,

@@ -110,7 +110,6 @@ def main(out_path):
     model.fit(
         train,
         epochs=2,
-        steps_per_epoch=train.steps_per_epoch,
         validation_data=test,
         callbacks=[one_cycle, steps, last_step],
         shuffle=False,

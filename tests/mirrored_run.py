@@ -48,7 +48,7 @@ def train(strategy, sync_batchnorm):
     found = find_lr_range(model, dataset, 1e-3, 1.0, num_steps=5, verbose=0)
     restored = all(np.array_equal(a, b) for a, b in zip(initial, model.get_weights()))
     one_cycle = OneCycle(0.04, 0.4, epochs=2, peak_epoch=1)
-    history = model.fit(dataset, epochs=2, steps_per_epoch=STEPS, callbacks=[one_cycle], verbose=0, shuffle=False)
+    history = model.fit(dataset, epochs=2, callbacks=[one_cycle], verbose=0, shuffle=False)
     return {
         "replicas": strategy.num_replicas_in_sync,
         "range_test_lrs": found.lrs,

@@ -105,7 +105,7 @@ def test_pipeline_is_deterministic_under_a_seed_and_reshuffles_each_epoch():
 
     def epochs(seed, n=2):
         ds = make_train_dataset(images, labels, batch_size=16, seed=seed)
-        batches = [x for x, _ in ds.take(4 * n).as_numpy_iterator()]
+        batches = [x for x, _ in ds.repeat().take(4 * n).as_numpy_iterator()]  # each pass is the next epoch
         return [np.concatenate(batches[4 * e : 4 * e + 4]) for e in range(n)]
 
     first, again, other = epochs(7), epochs(7), epochs(8)
@@ -158,7 +158,7 @@ def test_pipeline_yields_every_image_at_most_once_per_epoch():
     images = np.repeat(np.arange(64, dtype=np.uint8)[:, None, None, None], 32, axis=1).repeat(32, 2).repeat(3, 3)
     labels = np.arange(64)
     ds = make_train_dataset(images, labels, batch_size=16, cutout=0, seed=0)
-    batches = list(ds.take(8).as_numpy_iterator())
+    batches = list(ds.repeat().take(8).as_numpy_iterator())
     for epoch in range(2):
         seen = np.concatenate([y for _, y in batches[4 * epoch : 4 * epoch + 4]])
         assert sorted(seen) == list(range(64))
@@ -173,7 +173,7 @@ def test_resumable_pipeline_makes_each_epoch_a_function_of_seed_and_epoch():
 
     def batches(seed, initial_epoch, n):
         ds = make_resumable_train_dataset(images, labels, 16, seed=seed, initial_epoch=initial_epoch)
-        return list(ds.take(n).as_numpy_iterator())
+        return list(ds.repeat().take(n).as_numpy_iterator())
 
     whole = batches(3, 0, 12)  # three epochs of 4 batches (70 // 16), the last 6 images dropped each time
     resumed = batches(3, 2, 4)

@@ -32,10 +32,11 @@ def test_moving_statistics_follow_the_batches_and_nothing_else_changes():
     np.testing.assert_array_equal(layer.beta.numpy(), [0.5, -0.5])
 
 
-def test_a_short_input_runs_what_it_has_and_steps_are_checked():
+def test_an_input_is_read_pass_after_pass_until_used_up_and_steps_are_checked():
     model = one_batchnorm_model()
     batch = np.ones((4, 2), dtype="float32")
-    assert recalibrate_batchnorm(model, [(batch, None)] * 2, steps=40) == 2
+    assert recalibrate_batchnorm(model, iter([(batch, None)] * 2), steps=40) == 2  # used up after a pass
+    assert recalibrate_batchnorm(model, [(batch, None)] * 2, steps=5) == 5  # a list is read pass after pass
     for steps in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match=r"Argument `steps` must be an integer > 0. Received: steps="):
             recalibrate_batchnorm(model, [(batch, None)], steps=steps)

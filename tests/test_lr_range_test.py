@@ -235,6 +235,6 @@ def test_range_test_on_the_training_pipeline_triggers_no_shuffle_warning():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         find_lr_range(model, train_ds, 1e-3, 1.0, num_steps=3, verbose=0)
-        model.fit(train_ds, epochs=1, steps_per_epoch=2, verbose=0)  # Keras's default shuffle=True: warns
+        model.fit(train_ds, epochs=1, verbose=0)  # Keras's default shuffle=True: warns
     messages = [str(warning.message) for warning in caught]
     assert sum("`shuffle=True` was passed" in message for message in messages) == 1, messages

@@ -36,6 +36,6 @@ def test_a_small_model_learns_real_images_clearly_above_chance():
     )
     train = make_train_dataset(x_train, y_train, batch_size=100, seed=0)
     one_cycle = OneCycle(0.02, 0.2, epochs=6, peak_epoch=2)
-    model.fit(train, epochs=6, steps_per_epoch=len(x_train) // 100, callbacks=[one_cycle], verbose=0)
+    model.fit(train, epochs=6, callbacks=[one_cycle], verbose=0)
     _, test_accuracy = model.evaluate(make_eval_dataset(x_test, y_test), verbose=0)
     assert test_accuracy > 0.3, test_accuracy  # chance is 0.1

@@ -37,8 +37,9 @@ def test_batches_equal_the_tf_data_pipeline_bit_for_bit():
         tf_batches = make_train_dataset(images, labels, 32, seed=11, initial_epoch=initial_epoch)
         ours = make_train_batches(images, labels, 32, seed=11, initial_epoch=initial_epoch)
         assert ours.steps_per_epoch == 4  # 150 // 32, the rest dropped
-        for index, (x, y) in enumerate(tf_batches.take(9).as_numpy_iterator()):  # two epochs and a bit
-            x2, y2 = ours[index]
+        assert len(tf_batches) == len(ours) == 4
+        for index, (x, y) in enumerate(tf_batches.repeat().take(9).as_numpy_iterator()):  # two epochs and a bit
+            x2, y2 = ours[index % 4]  # each pass is the next epoch
             assert x2.dtype == np.float32 and y2.dtype == np.int32
             np.testing.assert_array_equal(x2, x)
             np.testing.assert_array_equal(y2, y)
@@ -99,23 +100,25 @@ def test_each_epoch_is_a_permutation_fixed_by_seed_and_epoch():
     images, labels = random_images(70)
     labels = np.arange(70)  # a label tells which image a row came from
     batches = make_train_batches(images, labels, 16, seed=3)
-    epochs = [np.concatenate([batches[4 * e + s][1] for s in range(4)]) for e in range(3)]
+    epochs = [np.concatenate([batches[s][1] for s in range(4)]) for e in range(3)]  # three passes
     for seen in epochs:
         assert len(set(seen)) == 64  # without replacement; 6 images dropped
     assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
+    assert batches.epoch == 3
     again = make_train_batches(images, labels, 16, seed=3)
-    np.testing.assert_array_equal(again[5][0], batches[5][0])
+    np.testing.assert_array_equal(again.batch_at(1, 1)[0], batches.batch_at(1, 1)[0])
     assert not np.array_equal(make_train_batches(images, labels, 16, seed=4)[0][0], batches[0][0])
     resumed = make_train_batches(images, labels, 16, seed=3, initial_epoch=2)
-    np.testing.assert_array_equal(resumed[1][0], batches[9][0])
+    np.testing.assert_array_equal(resumed[1][0], batches.batch_at(2, 1)[0])
 
 
 def test_threads_and_reading_order_change_nothing():
     images, labels = random_images(96)
     plain = TrainBatches(images, labels, 16, seed=5, threads=0)
     threaded = TrainBatches(images, labels, 16, seed=5, threads=2, prefetch=3)
-    for index in (4, 0, 11, 3, 4, 30):
+    for index in (4, 0, 5, 3, 4, 1, 2, 0, 3, 5, 1, 2, 4):  # the pass ends at the first 2, in any order
         np.testing.assert_array_equal(threaded[index][0], plain[index][0])
+    assert threaded.epoch == plain.epoch == 2
     threaded.close()
 
 
@@ -139,7 +142,7 @@ def test_peek_sleep_and_second_iterator_change_no_later_seeded_result():
         keras.utils.set_random_seed(0)
         model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
         model.compile(keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        model.fit(data, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0)
+        model.fit(data, epochs=2, shuffle=False, verbose=0)
         return model.get_weights()
 
     for make in (make_train_dataset, make_train_batches):
@@ -187,6 +190,8 @@ def test_eval_batches_keep_order_and_the_last_short_batch():
 
 
 def test_range_test_input_repeats_a_finite_pydataset_and_keeps_an_endless_one():
+    import keras
+
     from keras_s11.data import make_train_dataset
     from keras_s11.lr_finder import repeat_input
 
@@ -195,7 +200,15 @@ def test_range_test_input_repeats_a_finite_pydataset_and_keeps_an_endless_one():
     repeated = repeat_input(finite)
     assert repeated.num_batches is None
     np.testing.assert_array_equal(repeated[4][1], finite[1][1])  # 4 % 3 batches
-    endless = make_train_batches(images, labels, 16, seed=0)
+    train = make_train_batches(images, labels, 16, seed=0)  # 4 steps an epoch
+    repeated = repeat_input(train)
+    for index in range(10):  # across two epoch boundaries: each pass is the next epoch
+        np.testing.assert_array_equal(repeated[index][0], train.batch_at(index // 4, index % 4)[0])
+
+    class Endless(keras.utils.PyDataset):
+        num_batches = None
+
+    endless = Endless()
     assert repeat_input(endless) is endless
     assert repeat_input(make_train_dataset(images, labels, 16, seed=0)) is not None
     with pytest.raises(TypeError, match="dataset"):

@@ -13,9 +13,8 @@ def make_train_input(images, labels, batch_size=512, seed=None, initial_epoch=0,
 
     On TensorFlow, `make_train_dataset` (tf.data, parallel, works with
     tf.distribute); on JAX and PyTorch, `make_train_batches` (NumPy, no
-    TensorFlow imported). Both are endless and a function of
-    `(seed, epoch, step)`: pass `steps_per_epoch=len(images) // batch_size`
-    and `shuffle=False` to `fit`.
+    TensorFlow imported). Both are one epoch long, each pass the next
+    epoch, and a function of `(seed, epoch, step)`: `fit(train, epochs=24)`.
 
     Args:
         images: uint8 array `(N, H, W, 3)`.
@@ -79,8 +78,7 @@ def make_inputs(train, evaluation, batch_size=512, seed=None, initial_epoch=0, b
     Example:
 
     >>> train_ds, test_ds = make_inputs((x_train, y_train), (x_test, y_test), 512, seed=0)
-    >>> model.fit(train_ds, epochs=24, steps_per_epoch=len(x_train) // 512,
-    ...           validation_data=test_ds, shuffle=False)
+    >>> model.fit(train_ds, epochs=24, validation_data=test_ds, shuffle=False)
     """
     train_input = make_train_input(*train, batch_size, seed=seed, initial_epoch=initial_epoch, backend=backend)
     return train_input, make_eval_input(*evaluation, batch_size=batch_size, backend=backend)

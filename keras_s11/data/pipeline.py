@@ -100,21 +100,24 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=0):
 
 
 def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=0, padding=4, cutout=8, flip=True):
-    """Builds the training pipeline: endless, every epoch a function of (seed, epoch) alone.
+    """Builds the training pipeline: one epoch per pass, every epoch a function of (seed, epoch) alone.
 
     shuffle > batch > pad-crop, flip, cutout (per image, vectorised over the
-    batch) > normalise > prefetch. The shuffle order of epoch `e` and the
-    augmentation of its step `s` are drawn from `(seed, e)` and
-    `(seed, e, s)` (`keras_s11.data.draws`), never from a generator's state.
-    So peeking at a batch (`next(iter(ds))`), a second iterator, a range test
-    run first, prefetching or parallel maps change no later batch, and a run
-    resumed with `initial_epoch=e` sees exactly the batches the
-    uninterrupted run saw. `keras_s11.data.make_train_batches` (no
-    TensorFlow) gives the same batches, bit for bit.
+    batch) > normalise > prefetch. The dataset is one epoch long
+    (`len(dataset)` steps; the last incomplete batch is dropped, for a
+    constant step count and BN batch size), so `fit(dataset, epochs=24)`
+    needs no `steps_per_epoch`, as for any Keras dataset.
 
-    The dataset does not end: pass `steps_per_epoch=len(images) // batch_size`
-    to `fit`. The last incomplete batch of each epoch is dropped (a constant
-    step count and BN batch size).
+    The first pass is epoch `initial_epoch`; the epoch advances when the
+    last batch of a pass is read, so each pass over the dataset (an epoch of
+    `fit`, a `.repeat()`) is the next epoch. The shuffle order of epoch `e`
+    and the augmentation of its step `s` are drawn from `(seed, e)` and
+    `(seed, e, s)` (`keras_s11.data.draws`), never from a generator's state.
+    So peeking at a batch (`next(iter(ds))`), an abandoned second iterator,
+    prefetching or parallel maps change no later batch, and a run resumed
+    with `initial_epoch=e` sees exactly the batches the uninterrupted run
+    saw. `keras_s11.data.make_train_batches` (no TensorFlow) gives the same
+    batches, bit for bit.
 
     Args:
         images: uint8 array `(N, H, W, 3)`, kept in memory.
@@ -122,13 +125,14 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
         batch_size: Global batch size.
         seed: Integer seed in `[0, 2**64)`; `None` draws one from NumPy's
             global generator (seeded by `keras.utils.set_random_seed`).
-        initial_epoch: Epoch of the first batches produced.
+        initial_epoch: Epoch of the first pass.
         padding: Pixels of reflect padding before the random crop (0: no crop).
         cutout: Side of the cutout square (0: no cutout).
         flip: Whether to flip images horizontally at random.
 
     Returns:
-        An endless `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
+        A `tf.data.Dataset` of `(float32 images, int32 labels)` batches,
+        `len(images) // batch_size` of them per pass.
 
     Raises:
         ValueError: For arrays of the wrong shape, a bad `batch_size`,
@@ -138,7 +142,7 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
     Example:
 
     >>> train_ds = make_train_dataset(x_train, y_train, 512, seed=0)
-    >>> model.fit(train_ds, epochs=24, steps_per_epoch=len(x_train) // 512)
+    >>> model.fit(train_ds, epochs=24)
     """
     images, labels = check_arrays(images, labels)
     check_batch_size(batch_size)
@@ -150,20 +154,35 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
     # and gathers each batch at once (batching 50,000 single examples costs
     # more than the augmentation).
     images, labels = tf.constant(images), tf.constant(labels)
+    # The epoch of the next pass: read when a pass starts, advanced when its
+    # last batch is read.
+    next_epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False, name="next_epoch")
 
-    def epoch_batches(epoch):
+    def epoch_batches(_):
+        epoch = next_epoch.read_value()
         order = _epoch_order(seed, epoch, len(labels))
         batches = tf.reshape(order[: steps * batch_size], (steps, batch_size))
         return tf.data.Dataset.from_tensor_slices(batches).enumerate().map(lambda step, rows: (epoch, step, rows))
 
     def load(epoch, step, rows):
         x = augment(tf.gather(images, rows), position=(epoch, step))
-        return normalize(x), tf.gather(labels, rows)
+        return step, normalize(x), tf.gather(labels, rows)
 
-    dataset = tf.data.Dataset.counter(initial_epoch, dtype=tf.int64).flat_map(epoch_batches)
+    def end_of_pass(step, x, y):
+        advanced = tf.cond(tf.equal(step, steps - 1), lambda: next_epoch.assign_add(1), lambda: next_epoch.read_value())
+        with tf.control_dependencies([advanced]):
+            return tf.identity(x), tf.identity(y)
+
+    dataset = tf.data.Dataset.range(1).flat_map(epoch_batches)
     # The draws depend on (seed, epoch, step) only, so batches can be augmented
     # in parallel and still come out in order and identical.
-    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    # After the prefetch, so it runs in the reader's thread when it takes the
+    # last batch: a peek, however far the prefetch ran ahead, ends no pass.
+    dataset = dataset.map(end_of_pass).apply(tf.data.experimental.assert_cardinality(steps))
+    options = tf.data.Options()
+    options.experimental_optimization.inject_prefetch = False  # a prefetch after it would run it ahead
+    return dataset.with_options(options)
 
 
 make_resumable_train_dataset = make_train_dataset

@@ -1,4 +1,4 @@
-"""The training input without TensorFlow: a `keras.utils.PyDataset` of augmented batches."""
+"""The training input without TensorFlow: a `keras.utils.PyDataset` of augmented batches, an epoch a pass."""
 
 import concurrent.futures
 import os
@@ -13,25 +13,26 @@ from keras_s11.data.numpy_augment import augment_batch
 
 
 class TrainBatches(keras.utils.PyDataset):
-    """Endless, seeded training batches: shuffle > batch > pad-crop, flip, cutout > normalise.
+    """Seeded training batches, one epoch per pass: shuffle > batch > pad-crop, flip, cutout > normalise.
 
-    Batch `i` is step `i % steps_per_epoch` of epoch
-    `initial_epoch + i // steps_per_epoch`, and it is a function of
-    `(seed, epoch, step)` alone (`keras_s11.data.draws`): the same batches,
-    bit for bit, as the tf.data pipeline `make_train_dataset` with the same
-    arguments. Reading a batch changes no state, so a peek, a second
-    iterator, a range test run first or a resumed run leave every later
-    batch as it was.
+    `len(dataset)` is the number of full batches of an epoch (the last
+    incomplete batch is dropped), so `fit(dataset, epochs=24)` needs no
+    `steps_per_epoch`, as for any Keras `PyDataset`. The first pass is epoch
+    `initial_epoch`; once every batch of the epoch has been read, in any
+    order (`fit(shuffle=True)` reads them shuffled), `epoch` advances, so
+    each pass of `fit` is the next epoch.
 
-    The dataset does not end: pass `steps_per_epoch=dataset.steps_per_epoch`
-    (and `shuffle=False`) to `fit`. `fit` starts reading at batch 0 again
-    on every call, so `fit(..., initial_epoch=e)` wants a dataset built with
-    `initial_epoch=e`. The last incomplete batch of each epoch is dropped.
+    Batch `s` of epoch `e` is a function of `(seed, e, s)` alone
+    (`keras_s11.data.draws`): the same batches, bit for bit, as the tf.data
+    pipeline `make_train_dataset` with the same arguments. A peek or an
+    abandoned pass changes no batch; `batch_at(epoch, step)` reads any batch
+    without moving the epoch. `fit(..., initial_epoch=e)` wants a dataset
+    built with `initial_epoch=e`.
 
     Batches are computed in NumPy, vectorised over the batch, by a pool of
     `threads` threads that work `prefetch` batches ahead of the one asked
-    for. Keras's own `workers` stay at 1: its worker pool skips batches of
-    an endless dataset between epochs.
+    for (across the end of an epoch into the next). Keras's own `workers`
+    stay at 1.
 
     Args:
         images: uint8 array `(N, H, W, 3)`, kept in memory.
@@ -39,7 +40,7 @@ class TrainBatches(keras.utils.PyDataset):
         batch_size: Global batch size.
         seed: Integer seed in `[0, 2**64)`; `None` draws one from NumPy's
             global generator (seeded by `keras.utils.set_random_seed`).
-        initial_epoch: Epoch of batch 0.
+        initial_epoch: Epoch of the first pass.
         padding: Pixels of reflect padding before the random crop (0: no crop).
         cutout: Side of the cutout square (0: no cutout).
         flip: Whether to flip images horizontally at random.
@@ -47,10 +48,14 @@ class TrainBatches(keras.utils.PyDataset):
             core); 0 computes each batch when asked, in the caller's thread.
         prefetch: Batches computed ahead (default: twice `threads`).
 
+    Attributes:
+        epoch: The epoch of the current pass.
+        steps_per_epoch: Batches per epoch, `len(dataset)`.
+
     Example:
 
     >>> train = TrainBatches(x_train, y_train, 512, seed=0)
-    >>> model.fit(train, epochs=24, steps_per_epoch=train.steps_per_epoch, shuffle=False)
+    >>> model.fit(train, epochs=24)
     """
 
     def __init__(
@@ -80,18 +85,22 @@ class TrainBatches(keras.utils.PyDataset):
         self.labels = labels
         self.batch_size = int(batch_size)
         self.seed = resolve_seed(seed)
-        self.initial_epoch = int(initial_epoch)
+        self.epoch = int(initial_epoch)
         self.padding, self.cutout, self.flip = int(padding), int(cutout), bool(flip)
         self.threads = threads
         self.prefetch = (2 * threads if prefetch is None else prefetch) if threads else 0
         self._lock = threading.Lock()
         self._orders = {}  # epoch -> shuffle order, the latest two kept
-        self._pending = {}  # batch index -> Future
+        self._pending = {}  # position (epoch * steps + step) -> Future
+        self._read_this_epoch = set()  # the steps of `epoch` read so far
         self._executor = None
 
     @property
     def num_batches(self):
-        return None  # endless
+        return self.steps_per_epoch
+
+    def __len__(self):
+        return self.steps_per_epoch
 
     def order(self, epoch):
         """The shuffle order of `epoch` (cached: computed once per epoch)."""
@@ -106,7 +115,7 @@ class TrainBatches(keras.utils.PyDataset):
         return order
 
     def batch_at(self, epoch, step):
-        """The batch of `(epoch, step)`: `(float32 images, int32 labels)`."""
+        """The batch of `(epoch, step)`: `(float32 images, int32 labels)`; moves no epoch."""
         if not 0 <= epoch < POSITION_LIMIT or not 0 <= step < self.steps_per_epoch:
             raise IndexError(f"No batch at epoch {epoch}, step {step} ({self.steps_per_epoch} steps per epoch)")
         rows = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
@@ -114,26 +123,38 @@ class TrainBatches(keras.utils.PyDataset):
         draws = batch_draws(self.seed, epoch, step, self.batch_size, height, width, self.padding, 0.5)
         return augment_batch(self.images, rows, draws, self.padding, self.cutout, self.flip), self.labels[rows]
 
-    def _compute(self, index):
-        epoch, step = divmod(int(index), self.steps_per_epoch)
-        return self.batch_at(self.initial_epoch + epoch, step)
-
     def __getitem__(self, index):
-        if index < 0:
-            raise IndexError(f"Batch index must be >= 0 (the dataset is endless). Received: index={index}")
+        if not 0 <= index < self.steps_per_epoch:
+            raise IndexError(f"Batch index must be in [0, {self.steps_per_epoch}). Received: index={index}")
+        with self._lock:
+            epoch = self.epoch
+        batch = self._read(epoch * self.steps_per_epoch + int(index))
+        with self._lock:
+            if epoch == self.epoch:
+                self._read_this_epoch.add(int(index))
+                if len(self._read_this_epoch) == self.steps_per_epoch:  # the pass is over
+                    self.epoch += 1
+                    self._read_this_epoch.clear()
+        return batch
+
+    def _compute(self, position):
+        return self.batch_at(*divmod(position, self.steps_per_epoch))
+
+    def _read(self, position):
+        """The batch at a position (`epoch * steps_per_epoch + step`), computed ahead by the pool."""
         if not self.threads:
-            return self._compute(index)
+            return self._compute(position)
         with self._lock:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="TrainBatches")
-            # Batches are pure functions of their index: whatever was computed
+            # Batches are pure functions of their position: whatever was computed
             # ahead is valid for any reader; drop what lies outside the window.
-            for stale in [i for i in self._pending if not index <= i <= index + self.prefetch]:
+            for stale in [p for p in self._pending if not position <= p <= position + self.prefetch]:
                 self._pending.pop(stale).cancel()
-            for ahead in range(index, index + self.prefetch + 1):
+            for ahead in range(position, position + self.prefetch + 1):
                 if ahead not in self._pending:
                     self._pending[ahead] = self._executor.submit(self._compute, ahead)
-            future = self._pending.pop(index)
+            future = self._pending.pop(position)
         return future.result()
 
     def close(self):
@@ -158,8 +179,7 @@ def make_train_batches(images, labels, batch_size=512, seed=None, initial_epoch=
 
     The same batches as `keras_s11.data.make_train_dataset` (tf.data) with
     the same arguments, for Keras's JAX and PyTorch backends (or TensorFlow
-    without tf.data). Endless: pass `steps_per_epoch=dataset.steps_per_epoch`
-    and `shuffle=False` to `fit`.
+    without tf.data). One epoch per pass: `fit(dataset, epochs=24)`.
 
     Args:
         images: uint8 array `(N, H, W, 3)`.
@@ -181,6 +201,6 @@ def make_train_batches(images, labels, batch_size=512, seed=None, initial_epoch=
 
     >>> train = make_train_batches(x_train, y_train, 512, seed=0)
     >>> x, y = train[0]  # a peek changes nothing
-    >>> model.fit(train, epochs=24, steps_per_epoch=train.steps_per_epoch, shuffle=False)
+    >>> model.fit(train, epochs=24)
     """
     return TrainBatches(images, labels, batch_size, seed, initial_epoch, padding, cutout, flip)
