@@ -14,8 +14,17 @@ import subprocess
 import sys
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOCK = os.path.join(ROOT, "requirements-lock.txt")
 SOURCES = ("keras_s11", "callbacks", "scripts", "tests", "benchmarks")
 
 # Run in the user's folder: its own `callbacks` must stay its own.
@@ -169,3 +178,78 @@ def test_callbacks_and_library_import_in_either_order():
         code = f"import {first}, {second}; import keras_s11.training, keras_s11.config"
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
+
+
+# --- versions: ranges in pyproject.toml, exact versions in requirements-lock.txt -----------------
+
+
+def declared(*extras):
+    """The project's requirements, with those of `extras` and of the extras it names itself (`keras-s11[export]`)."""
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    own = canonicalize_name(project["name"])
+    found, todo, done = [], [*project["dependencies"], *(f"{own}[{extra}]" for extra in extras)], set()
+    while todo:
+        requirement = Requirement(todo.pop(0))
+        if canonicalize_name(requirement.name) != own:
+            found.append(requirement)
+            continue
+        for extra in sorted(set(requirement.extras) - done):
+            done.add(extra)
+            todo += project["optional-dependencies"][extra]
+    return found
+
+
+def locked():
+    """`{canonical name: Version}` of the lock file, which holds nothing but `name==version` lines."""
+    versions = {}
+    with open(LOCK) as f:
+        for number, line in enumerate(f, 1):
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            requirement = Requirement(line)
+            (spec,) = requirement.specifier
+            assert spec.operator == "==" and not requirement.extras and not requirement.marker, (number, line)
+            name = canonicalize_name(requirement.name)
+            assert name not in versions, f"{requirement.name} locked twice"
+            versions[name] = Version(spec.version)
+    return versions
+
+
+def test_every_locked_version_is_within_the_declared_ranges():
+    versions = locked()
+    requirements = declared("test", "dev", "gpu")
+    assert len(requirements) >= 18
+    outside = [
+        f"{req.name}: locked {versions[canonicalize_name(req.name)]}, declared {req.specifier}"
+        for req in requirements
+        if canonicalize_name(req.name) in versions and versions[canonicalize_name(req.name)] not in req.specifier
+    ]
+    assert not outside, outside
+
+
+def test_every_direct_dependency_is_locked():
+    versions = locked()
+    missing = [str(req) for req in declared("test", "dev") if canonicalize_name(req.name) not in versions]
+    assert not missing, missing
+    # The backends CI adds for the JAX and PyTorch tests come from the lock file too.
+    assert {"torch", "jax", "jaxlib"} <= set(versions)
+
+
+def test_ranges_name_lower_bounds_down_to_a_notebook_hosts_stack():
+    """TensorFlow 2.19, Keras 3.10 and NumPy 2.0 at least; no `==` pins (the lock file holds those)."""
+    requirements = {canonicalize_name(req.name): req.specifier for req in declared("test", "dev", "gpu")}
+    for name, oldest in (("tensorflow", "2.19.0"), ("keras", "3.10.0"), ("numpy", "2.0.2")):
+        assert Version(oldest) in requirements[name], (name, requirements[name])
+    pinned = [f"{name}{spec}" for name, spec in requirements.items() if any(s.operator == "==" for s in spec)]
+    assert not pinned, pinned
+    # Every range has a lower bound, which CI's notebook-host job installs.
+    assert all(any(s.operator == ">=" for s in spec) for spec in requirements.values()), requirements
+
+
+def test_the_requirements_files_install_the_project_with_the_lock_file():
+    for name, target in (("requirements.txt", "-e ."), ("requirements-dev.txt", "-e .[dev]")):
+        with open(os.path.join(ROOT, name)) as f:
+            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        assert lines == ["-c requirements-lock.txt", target], (name, lines)
