@@ -2,6 +2,11 @@
 
 import keras
 
+from keras_s11.versions import keras_version
+
+# Batch renormalisation (`renorm`) came in Keras 3.14; an older layer has no such attribute (nor option).
+RENORM_SINCE = (3, 14)
+
 
 @keras.saving.register_keras_serializable(package="keras_s11")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
@@ -30,7 +35,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and len(inputs.shape) == 4
             and keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16", "float32")
             and self.axis in (3, -1)
-            and not self.renorm
+            and not (keras_version() >= RENORM_SINCE and self.renorm)
             and not self.synchronized
         )
 
