@@ -3,18 +3,23 @@
 Every script ends in exactly one `error: ...` line on bad input. Expected
 errors are reported with `fail`; `run_script` turns anything unexpected (a
 bug, or a failure nobody foresaw) into one such line too, with a hint to
-rerun with `--debug` (or `KERAS_S11_DEBUG=1`) to see the traceback. Nothing
-here imports TensorFlow or Keras; `quiet_tensorflow` keeps TensorFlow's
-start-up lines off stderr.
+rerun with `--debug` (or `KERAS_S11_DEBUG=1`) to see the traceback, and
+SIGTERM (a job scheduler, `kill`, a container stopping) into Ctrl-C's path.
+Nothing here imports TensorFlow or Keras; `quiet_tensorflow` keeps
+TensorFlow's start-up lines off stderr.
 """
 
 import argparse
+import contextlib
 import copy
 import math
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
+import traceback
 
 from keras_s11.import_hooks import wrap_first_import
 
@@ -31,7 +36,9 @@ _CONTINUATION = ("To enable the following instructions",)  # second line of cpu_
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "KERAS_S11_DEBUG"
-INTERRUPTED_CODE = 130
+INTERRUPTED_CODE = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+TERMINATED_CODE = 128 + signal.SIGTERM  # 143, as a shell reports a process ended by SIGTERM
+TERMINATED = "terminated (SIGTERM)"
 MAX_INT = 2**31 - 1  # counts (epochs, batch sizes, images): far beyond any real value, within int32
 MAX_SEED = 2**32 - 1  # NumPy's and Keras's seeds are unsigned 32-bit
 
@@ -63,14 +70,59 @@ def debug_requested(argv=None):
     return DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the signal arrives (see `sigterm_as_interrupt`): Ctrl-C's path, from another signal."""
+
+
+_terminated = threading.Event()  # set by the SIGTERM handler while `sigterm_as_interrupt` is active
+
+
+def _raise_terminated(signum, frame):
+    _terminated.set()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated(TERMINATED)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM raises `Terminated`, a `KeyboardInterrupt`, where the program is.
+
+    Code that handles Ctrl-C (keeping what it has, saying how to resume)
+    then handles SIGTERM the same way; `interruption()` tells the two
+    apart. The previous handler is restored afterwards. Outside the main
+    thread (where Python cannot set signal handlers) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _terminated.clear()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interruption():
+    """How the last interrupt came: `("interrupted", 130)` for Ctrl-C, `("terminated (SIGTERM)", 143)` for SIGTERM.
+
+    Returns:
+        The word that begins the one-line message, and the exit status.
+    """
+    return (TERMINATED, TERMINATED_CODE) if _terminated.is_set() else ("interrupted", INTERRUPTED_CODE)
+
+
 def run_script(main, argv=None, interrupted="interrupted"):
     """Runs a script's `main(argv)` so that it never ends in a traceback unless asked to.
 
     `SystemExit` (from `fail` or argparse) passes through. Ctrl-C becomes
-    `error: <interrupted>` with exit status 130. Any other exception becomes
-    one line, `error: unexpected <Type>: <first line of its message>`, with
-    exit status 1 and a hint to rerun with `--debug` or `KERAS_S11_DEBUG=1`,
-    which re-raise it with its full traceback (for a bug report).
+    `error: <interrupted>` with exit status 130; SIGTERM takes the same path
+    (`sigterm_as_interrupt`), its message beginning with "terminated
+    (SIGTERM)" instead of "interrupted", with exit status 143. Any other
+    exception becomes one line, `error: unexpected <Type>: <first line of
+    its message>`, with exit status 1 and a hint to rerun with `--debug` or
+    `KERAS_S11_DEBUG=1`, which re-raise it with its full traceback (for a
+    bug report).
 
     Args:
         main: The script's `main`, called as `main(argv)`.
@@ -86,20 +138,28 @@ def run_script(main, argv=None, interrupted="interrupted"):
     >>> if __name__ == "__main__":
     ...     run_script(main)
     """
-    try:
-        return main(argv)
-    except KeyboardInterrupt:
-        if debug_requested(argv):
-            raise
-        print(file=sys.stderr)  # end the line a progress bar may have left open
-        fail(interrupted, code=INTERRUPTED_CODE)
-    except Exception as error:  # noqa: BLE001 - the point: no traceback unless asked for
-        if debug_requested(argv):
-            raise
-        fail(
-            f"unexpected {describe_error(error, 300)} (rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1 to see the traceback)",
-            code=1,
-        )
+    with sigterm_as_interrupt():
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            how, code = interruption()
+            if debug_requested(argv):
+                if code == INTERRUPTED_CODE:
+                    raise
+                traceback.print_exc()
+                raise SystemExit(code) from None
+            print(file=sys.stderr)  # end the line a progress bar may have left open
+            if how != "interrupted" and interrupted.startswith("interrupted"):
+                interrupted = how + interrupted[len("interrupted") :]
+            fail(interrupted, code=code)
+        except Exception as error:  # noqa: BLE001 - the point: no traceback unless asked for
+            if debug_requested(argv):
+                raise
+            fail(
+                f"unexpected {describe_error(error, 300)} "
+                f"(rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1 to see the traceback)",
+                code=1,
+            )
 
 
 def _number(text, kind):

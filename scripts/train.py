@@ -6,9 +6,10 @@ Without --lr-min/--lr-max the LR range test runs first and its suggestions
 are used. Everything the run produces goes into one new folder under
 --out-dir, which appears only when the run is complete, TensorBoard logs
 included (tensorboard --logdir runs). A run that stops early (killed,
-interrupted, diverged) keeps its last completed epoch: the same command
-again, or --resume, continues from there. --strategy spreads training over
-several GPUs, machines (TF_CONFIG) or a TPU.
+interrupted, terminated, diverged) keeps its last completed epoch: the same
+command again, or --resume, continues from there. SIGTERM is handled like
+Ctrl-C (one line saying what is kept), with exit status 143. --strategy
+spreads training over several GPUs, machines (TF_CONFIG) or a TPU.
 
 The run itself is `keras_s11.training.train`; this script reads the flags
 (their defaults and checks are those of `keras_s11.config.TrainConfig`) and
@@ -24,7 +25,7 @@ import sys
 # This checkout's keras_s11, whether or not (or whichever copy) it is installed.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_s11.cli import ArgumentParser, fail, quiet_tensorflow, run_script  # noqa: E402
+from keras_s11.cli import ArgumentParser, fail, interruption, quiet_tensorflow, run_script  # noqa: E402
 from keras_s11.config import ConfigError, TrainConfig  # noqa: E402
 
 SETTINGS = {field.name: field for field in dataclasses.fields(TrainConfig)}
@@ -91,16 +92,16 @@ def parse_args(argv=None):
         fail(as_flags(str(error)))
 
 
-def interrupted(error):
-    """What an interrupted run left, in one line."""
+def interrupted(error, how="interrupted"):
+    """What an interrupted run left, in one line beginning with `how` ("interrupted", "terminated (SIGTERM)")."""
     if error.complete:
-        return f"interrupted while writing the report; the run is complete in {error.run_path}"
+        return f"{how} while writing the report; the run is complete in {error.run_path}"
     if error.epochs_kept:
         return (
-            f"interrupted; the state after epoch {error.epochs_kept} is kept: "
+            f"{how}; the state after epoch {error.epochs_kept} is kept: "
             f"rerun with --resume --run-name {error.run_name} to continue"
         )
-    return "interrupted before the first epoch ended: nothing was kept, there is nothing to resume"
+    return f"{how} before the first epoch ended: nothing was kept, there is nothing to resume"
 
 
 def main(argv=None):
@@ -123,7 +124,8 @@ def main(argv=None):
     except TrainingError as error:
         fail(as_flags(str(error)), code=1)
     except TrainingInterrupted as error:
-        fail(interrupted(error), code=130)
+        how, code = interruption()  # Ctrl-C (130), or SIGTERM turned into an interrupt by run_script (143)
+        fail(interrupted(error, how), code=code)
 
 
 if __name__ == "__main__":
