@@ -13,6 +13,13 @@ LR_RULE = (
 )
 
 
+# Steps on either side of a pick over which the loss's noise is measured.
+NOISE_HALF_WIDTH = 10
+# A band wider than this factor (largest LR / smallest) warns: another seed,
+# machine or library version may pick anywhere in it (docs/RESULTS.md).
+WIDE_BAND = 1.5
+
+
 class LRRangeWarning(UserWarning):
     """The range-test curve gives no trustworthy LR range."""
 
@@ -32,6 +39,8 @@ class LRRangeResult:
     lr_max: float
     diverged: bool
     rule: str = LR_RULE
+    lr_min_band: tuple = None
+    lr_max_band: tuple = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -131,6 +140,84 @@ def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1):
     return float(lrs[onset]), float(lrs[best])
 
 
+def pick_bands(lrs, losses, smoothed_losses, lr_min, lr_max, smoothing=0.9, rise=0.05, z=2.0):
+    """The LRs each pick could as well have been: how sure the range test is.
+
+    The noise of the smoothed loss is estimated from the curve itself: the
+    spread of each step's loss around the smoothed loss, within
+    `NOISE_HALF_WIDTH` steps of the pick, times the factor
+    `sqrt((1 - smoothing) / (1 + smoothing))` by which the moving average
+    shrinks it. The band of LRMAX holds every LR up to the first rise that
+    ends the search (as in `suggest_lr_range`) whose smoothed loss is within
+    `z` of those noise levels of the minimum: a flat bottom, or a second dip
+    as deep, gives a wide band. The band of LRMIN holds every LR up to LRMAX
+    whose smoothed loss is within the same margin of the level that marks
+    LRMIN: a slow start gives a wide band.
+
+    Args:
+        lrs: Learning rate of each step.
+        losses: Each step's own loss.
+        smoothed_losses: Smoothed loss of each step.
+        lr_min, lr_max: The picks (`suggest_lr_range`), LRs of the curve.
+        smoothing: Weight of the past in the moving average of the curve.
+        rise: As in `suggest_lr_range`.
+        z: Width of the margin in noise levels, >= 0.
+
+    Returns:
+        `((low, high), (low, high))`: the bands of LRMIN and LRMAX.
+
+    Raises:
+        ValueError: If a pick is not one of the curve's LRs, or `z` is
+            negative.
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    raw = np.asarray(losses, dtype=np.float64)
+    smoothed = np.asarray(smoothed_losses, dtype=np.float64)
+    if z < 0:
+        raise ValueError(f"Argument `z` must be >= 0. Received: z={z}")
+    best, onset = (_index_of(lrs, lr, name) for lr, name in ((lr_max, "lr_max"), (lr_min, "lr_min")))
+    above = np.flatnonzero(~(smoothed[best:] <= (1 + rise) * smoothed[best]))
+    end = best + (int(above[0]) if above.size else len(smoothed) - best)  # the search for LRMAX stopped here
+    shrink = np.sqrt((1 - smoothing) / (1 + smoothing))
+    margin_min, margin_max = (z * shrink * _local_noise(raw, smoothed, index) for index in (onset, best))
+    near_min = np.flatnonzero(smoothed[:end] <= smoothed[best] + margin_max)
+    near_onset = np.flatnonzero(np.abs(smoothed[: best + 1] - smoothed[onset]) <= margin_min)
+    return _span(lrs, near_onset, onset), _span(lrs, near_min, best)
+
+
+def _local_noise(raw, smoothed, index, half_width=NOISE_HALF_WIDTH):
+    """Standard deviation of the steps' losses around the smoothed loss, within `half_width` steps of `index`."""
+    window = slice(max(0, index - half_width), index + half_width + 1)
+    residuals = (raw - smoothed)[window]
+    residuals = residuals[np.isfinite(residuals)]
+    return float(np.std(residuals)) if residuals.size > 1 else 0.0
+
+
+def _index_of(lrs, lr, name):
+    index = int(np.argmin(np.abs(np.log(lrs / lr))))
+    if not np.isclose(lrs[index], lr, rtol=1e-9):
+        raise ValueError(f"Argument `{name}` must be one of the curve's LRs. Received: {name}={lr}")
+    return index
+
+
+def _span(lrs, indices, pick):
+    """`(lowest, highest)` LR of `indices` and the pick's own."""
+    indices = np.append(indices, pick)
+    return float(lrs[indices.min()]), float(lrs[indices.max()])
+
+
+def warn_if_wide(lr_min_band, lr_max_band, wide=WIDE_BAND):
+    """Warns (`LRRangeWarning`) for each band wider than the factor `wide`."""
+    for name, (low, high) in (("LRMIN", lr_min_band), ("LRMAX", lr_max_band)):
+        if high > wide * low:
+            warnings.warn(
+                f"{name} is uncertain: the smoothed loss is as good from {low:.4g} to {high:.4g} "
+                f"(a factor {high / low:.2f}); another seed or machine may pick anywhere in that band.",
+                LRRangeWarning,
+                stacklevel=3,
+            )
+
+
 def repeat_input(dataset):
     """`dataset` as an input that does not run out: a range test needs more steps than an epoch may hold.
 
@@ -202,6 +289,8 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
     dataset = repeat_input(dataset)
     model.fit(dataset, steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
     lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)
+    lr_min_band, lr_max_band = pick_bands(test.lrs, test.losses, test.smoothed_losses, lr_min, lr_max, test.smoothing)
+    warn_if_wide(lr_min_band, lr_max_band)
     result = LRRangeResult(
         lrs=test.lrs,
         losses=test.losses,
@@ -210,7 +299,10 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
         lr_min=lr_min,
         lr_max=lr_max,
         diverged=test.diverged,
+        lr_min_band=lr_min_band,
+        lr_max_band=lr_max_band,
     )
     if verbose:
-        print(f"LR range test: LRMIN={lr_min:.4g}, LRMAX={lr_max:.4g} ({result.rule})")
+        bands = f"bands {lr_min_band[0]:.4g}-{lr_min_band[1]:.4g} and {lr_max_band[0]:.4g}-{lr_max_band[1]:.4g}"
+        print(f"LR range test: LRMIN={lr_min:.4g}, LRMAX={lr_max:.4g}; {bands} ({result.rule})")
     return result

@@ -8,7 +8,8 @@ def write_range_test_logs(log_dir, result):
 
     Scalars: `range_test/learning_rate`, `range_test/loss` (each step's own
     loss), `range_test/smoothed_loss`, `range_test/accuracy`, and the LRs found
-    (`range_test/lr_min`, `range_test/lr_max`, at step 0). TensorBoard plots
+    (`range_test/lr_min`, `range_test/lr_max`, at step 0) with their bands
+    (`range_test/lr_min_band_low` and `_high`, the same for `lr_max`). TensorBoard plots
     them against the step; the LR of a step is the `learning_rate` scalar at
     that step.
 
@@ -37,4 +38,9 @@ def write_range_test_logs(log_dir, result):
                 tf.summary.scalar(f"range_test/{name}", float(value), step=step)
         tf.summary.scalar("range_test/lr_min", float(result.lr_min), step=0)
         tf.summary.scalar("range_test/lr_max", float(result.lr_max), step=0)
+        for name in ("lr_min_band", "lr_max_band"):
+            band = getattr(result, name, None)
+            if band is not None:
+                tf.summary.scalar(f"range_test/{name}_low", float(band[0]), step=0)
+                tf.summary.scalar(f"range_test/{name}_high", float(band[1]), step=0)
     writer.close()

@@ -308,9 +308,7 @@ def _find_lrs(config, model, train_ds, run):
     )
     print(f"LR range test took {time.time() - start:.0f} s")
     write_json(run.file(run_layout.RANGE_TEST), result.to_dict())
-    figure = plot_lr_range_test(
-        result.lrs, result.losses, result.smoothed_losses, result.accuracies, result.lr_min, result.lr_max
-    )
+    figure = plot_lr_range_test(result)
     figure.savefig(run.file(run_layout.RANGE_TEST_PLOT), dpi=110)
     if config.tensorboard:
         from keras_s11.tensorboard_logs import write_range_test_logs

@@ -67,6 +67,15 @@ def test_range_test_figure_takes_the_result_in_one_piece():
     assert "diverged" in plot_lr_range_test(range_result(diverged=True)).axes[0].get_title()
 
 
+def test_range_test_figure_shades_the_bands_of_a_result():
+    result = range_result()
+    result.lr_min_band, result.lr_max_band = (0.008, 0.012), (0.07, 0.2)
+    labels = plot_lr_range_test(result).axes[0].get_legend_handles_labels()[1]
+    assert "LRMIN band 0.008-0.012" in labels and "LRMAX band 0.07-0.2" in labels
+    bare = plot_lr_range_test(result.lrs, result.losses, result.smoothed_losses, lr_min=0.01, lr_max=0.1)
+    assert not any("band" in label for label in bare.axes[0].get_legend_handles_labels()[1])
+
+
 def test_range_test_figure_takes_the_callback_and_refuses_mixed_arguments():
     from keras_s11.callbacks import LRRangeTest
 

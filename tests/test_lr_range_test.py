@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_s11.callbacks import LRRangeTest
-from keras_s11.lr_finder import LRRangeWarning, find_lr_range, suggest_lr_range
+from keras_s11.lr_finder import LRRangeWarning, find_lr_range, pick_bands, suggest_lr_range, warn_if_wide
 from keras_s11.optimizers import VariableMomentumSGD
 from tests.helpers import tiny_dataset, tiny_model
 
@@ -188,6 +188,10 @@ def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):
     assert len(result.lrs) == len(result.losses) == len(result.smoothed_losses) == 40
     assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, result.smoothed_losses)
     assert 1e-3 < result.lr_min < result.lr_max < 10.0
+    expected_bands = pick_bands(result.lrs, result.losses, result.smoothed_losses, result.lr_min, result.lr_max)
+    assert (result.lr_min_band, result.lr_max_band) == expected_bands
+    assert result.lr_min_band[0] <= result.lr_min <= result.lr_min_band[1]
+    assert result.lr_max_band[0] <= result.lr_max <= result.lr_max_band[1]
     assert "LRMAX" in capsys.readouterr().out
     for a, b in zip(weights, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -238,3 +242,49 @@ def test_range_test_on_the_training_pipeline_triggers_no_shuffle_warning():
         model.fit(train_ds, epochs=1, verbose=0)  # Keras's default shuffle=True: warns
     messages = [str(warning.message) for warning in caught]
     assert sum("`shuffle=True` was passed" in message for message in messages) == 1, messages
+
+
+def _noisy(smoothed, amplitude):
+    """Per-step losses around a smoothed curve: +-amplitude, alternating."""
+    return smoothed + amplitude * (-1.0) ** np.arange(len(smoothed))
+
+
+def _falling_then(bottom, rise_to=3.5):
+    """A smoothed curve: 3.0 falling 0.05 a step to 2.0 at step 20, then `bottom`, then a steep rise."""
+    return np.concatenate([3.0 - 0.05 * np.arange(20), bottom, [rise_to, rise_to + 0.5]])
+
+
+def test_bands_cover_a_flat_bottom_and_warn_when_wide():
+    smoothed = _falling_then([2.0, 2.01, 1.999, 2.008, 2.012, 2.004, 2.01])  # the minimum at step 22
+    lrs = 10.0 ** np.linspace(-3, -3 + 0.1 * (len(smoothed) - 1), len(smoothed))  # 0.1 decade a step
+    lr_min, lr_max = suggest_lr_range(lrs, smoothed)
+    assert lr_max == lrs[22] and lr_min == lrs[3]  # 3.0 - 0.1 * 1.001 is crossed at step 3 (2.85)
+    # Noise 0.05 a step: a margin of 2 * 0.05 * sqrt(0.1 / 1.9) = 0.0229 holds all the bottom, not step 19 (2.05).
+    lr_min_band, lr_max_band = pick_bands(lrs, _noisy(smoothed, 0.05), smoothed, lr_min, lr_max)
+    assert lr_max_band == (lrs[20], lrs[26])
+    assert lr_min_band == (lrs[3], lrs[3])  # the fall is steep beside LRMIN: 0.05 a step
+    with pytest.warns(LRRangeWarning, match="LRMAX is uncertain"):
+        warn_if_wide(lr_min_band, lr_max_band)  # lrs[26] / lrs[20] = 10 ** 0.6
+    # Without noise the bands are the picks themselves, and nothing warns.
+    assert pick_bands(lrs, smoothed, smoothed, lr_min, lr_max) == ((lr_min, lr_min), (lr_max, lr_max))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_wide((lr_min, lr_min), (lr_max, lr_max))
+
+
+def test_the_lrmax_band_spans_two_dips_of_the_same_depth_but_stops_at_the_rise():
+    # Two dips (2.0 at step 21, 2.01 at step 25) with a hump of 3 % between: the search goes on past it.
+    smoothed = _falling_then([2.01, 2.0, 2.03, 2.06, 2.03, 2.01, 2.04, 2.08])
+    lrs = 10.0 ** np.linspace(-3, -3 + 0.1 * (len(smoothed) - 1), len(smoothed))
+    lr_min, lr_max = suggest_lr_range(lrs, smoothed)
+    assert lr_max == lrs[21]
+    _, lr_max_band = pick_bands(lrs, _noisy(smoothed, 0.05), smoothed, lr_min, lr_max)
+    assert lr_max_band == (lrs[20], lrs[25])  # within 0.0229 of 2.0: steps 20, 21, 25 (and 2.01 at step 20)
+
+
+def test_pick_bands_rejects_a_pick_off_the_curve():
+    lrs, smoothed = [0.1, 0.2, 0.3], [3.0, 2.0, 2.5]
+    with pytest.raises(ValueError, match="lr_max"):
+        pick_bands(lrs, smoothed, smoothed, 0.1, 0.25)
+    with pytest.raises(ValueError, match="`z`"):
+        pick_bands(lrs, smoothed, smoothed, 0.1, 0.2, z=-1)

@@ -11,7 +11,17 @@ from keras_s11.lr_finder import LRRangeWarning
 
 
 def plot_lr_range_test(
-    lrs, losses=None, smoothed_losses=None, accuracies=None, lr_min=None, lr_max=None, *, diverged=None, rule=None
+    lrs,
+    losses=None,
+    smoothed_losses=None,
+    accuracies=None,
+    lr_min=None,
+    lr_max=None,
+    *,
+    diverged=None,
+    rule=None,
+    lr_min_band=None,
+    lr_max_band=None,
 ):
     """Loss (raw and smoothed) and accuracy against the LR, log x-axis.
 
@@ -19,7 +29,9 @@ def plot_lr_range_test(
     `result` is what `keras_s11.lr_finder.find_lr_range` returns, its
     `to_dict()` (also as `**result.to_dict()`), the `lr_range_test.json` of
     a run, or an `LRRangeTest` callback after `fit`; or the curves one by one
-    as before. Warns (`LRRangeWarning`) when LRMAX is the first LR tried:
+    as before. A result's bands (`lr_min_band`, `lr_max_band`, see
+    `keras_s11.lr_finder.pick_bands`) are shaded. Warns (`LRRangeWarning`)
+    when LRMAX is the first LR tried:
     the loss never fell, because the model was trained already or the range
     starts too high.
 
@@ -34,6 +46,8 @@ def plot_lr_range_test(
             in the title when true.
         rule: The rule that picked LRMIN and LRMAX, written under the axes
             when given.
+        lr_min_band, lr_max_band: `(low, high)` LRs each pick could as well
+            have been, shaded when given.
 
     Returns:
         A `matplotlib.figure.Figure` with one or two axes.
@@ -62,6 +76,9 @@ def plot_lr_range_test(
         lr_max = fields.get("lr_max") if lr_max is None else lr_max
         diverged = fields.get("diverged") if diverged is None else diverged
         rule = fields.get("rule") if rule is None else rule
+        lr_min_band = fields.get("lr_min_band") if lr_min_band is None else lr_min_band
+        lr_max_band = fields.get("lr_max_band") if lr_max_band is None else lr_max_band
+    bands = {"LRMIN": lr_min_band, "LRMAX": lr_max_band}
     if losses is None or smoothed_losses is None or not len(lrs) == len(losses) == len(smoothed_losses):
         raise ValueError(
             "Arguments `lrs`, `losses` and `smoothed_losses` must be curves of the same length. Received lengths: "
@@ -95,6 +112,9 @@ def plot_lr_range_test(
         for value, name, color in ((lr_min, "LRMIN", "C1"), (lr_max, "LRMAX", "C3")):
             if value is not None:
                 ax.axvline(value, color=color, ls="--", lw=1.5, label=f"{name} = {value:.3g}")
+            band = bands.get(name)
+            if band is not None:
+                ax.axvspan(*band, color=color, alpha=0.12, label=f"{name} band {band[0]:.3g}-{band[1]:.3g}")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=8)
     if rule:
@@ -111,7 +131,18 @@ def _range_test_fields(result):
     if isinstance(result, Mapping):
         fields = dict(result)
     else:
-        names = ("lrs", "losses", "smoothed_losses", "accuracies", "lr_min", "lr_max", "diverged", "rule")
+        names = (
+            "lrs",
+            "losses",
+            "smoothed_losses",
+            "accuracies",
+            "lr_min",
+            "lr_max",
+            "diverged",
+            "rule",
+            "lr_min_band",
+            "lr_max_band",
+        )
         fields = {name: getattr(result, name) for name in names if hasattr(result, name)}
     missing = [name for name in ("lrs", "losses", "smoothed_losses") if fields.get(name) is None]
     if missing:

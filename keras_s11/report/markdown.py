@@ -38,6 +38,14 @@ def _run(run):
     if found is not None:
         how = "found by the LR range test" if run.range_test else "given on the command line"
         lines += [f"**LRMIN = {found[0]:.4g}, LRMAX = {found[1]:.4g}** ({how}).", ""]
+        test = run.range_test or {}
+        bands = [
+            f"{name} {test[key][0]:.4g} to {test[key][1]:.4g}"
+            for name, key in (("LRMIN", "lr_min_band"), ("LRMAX", "lr_max_band"))
+            if test.get(key)
+        ]
+        if bands:
+            lines += [f"Bands (the LRs each pick could as well have been): {'; '.join(bands)}.", ""]
         if run.range_test and run.range_test.get("rule"):
             lines += [f"Rule: {run.range_test['rule']}.", ""]
     if run.metrics:
