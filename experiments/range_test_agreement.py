@@ -12,7 +12,12 @@ every curve and their spread (largest pick / smallest pick):
   the range test records);
 - `band centre, smoothing S`: LRMAX is the geometric centre of the run of
   LRs around the rule's minimum whose smoothed loss lies within 10 % of the
-  fall (first loss to minimum) of that minimum; LRMIN as the rule's.
+  fall (first loss to minimum) of that minimum; LRMIN as the rule's;
+- `local fit, width W`: the rule on a curve without lag, a local linear fit
+  to the raw losses with a Gaussian kernel of W decades of LR around each
+  step (wide kernels round a flat, ragged bottom into one bowl).
+
+`--spreads` prints only each reading's spreads (for many curves).
 
 No training: the curves are those the runs saved.
 """
@@ -31,6 +36,7 @@ from keras_s11.lr_finder import suggest_lr_range  # noqa: E402
 
 SMOOTHINGS = (0.9, 0.95, 0.98)
 BAND = 0.1
+KERNEL_WIDTHS = (0.2, 0.3, 0.4)  # decades of LR
 
 
 def smooth(losses, weight):
@@ -54,6 +60,16 @@ def band_centre(lrs, smoothed, lr_max, band=BAND):
     return float(np.sqrt(lrs[low] * lrs[high]))
 
 
+def local_fit(lrs, losses, width):
+    """Local linear fit of the losses against log10(LR), Gaussian kernel of `width` decades: the value at each step."""
+    x, y = np.log10(lrs), np.asarray(losses, dtype=np.float64)
+    offsets = x[None, :] - x[:, None]
+    weights = np.exp(-0.5 * (offsets / width) ** 2)
+    s0, s1, s2 = (np.sum(weights * offsets**k, axis=1) for k in range(3))
+    t0, t1 = np.sum(weights * y, axis=1), np.sum(weights * y * offsets, axis=1)
+    return (s2 * t0 - s1 * t1) / (s0 * s2 - s1**2)
+
+
 def readings(lrs, losses):
     """`{reading: (lr_min, lr_max)}` for one curve."""
     picks = {}
@@ -62,12 +78,15 @@ def readings(lrs, losses):
         lr_min, lr_max = suggest_lr_range(lrs, smoothed)
         picks[f"rule, smoothing {weight}"] = (lr_min, lr_max)
         picks[f"band centre, smoothing {weight}"] = (lr_min, band_centre(lrs, smoothed, lr_max))
+    for width in KERNEL_WIDTHS:
+        picks[f"local fit, width {width}"] = suggest_lr_range(lrs, local_fit(lrs, losses, width))
     return picks
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", help="run folders holding lr_range_test.json")
+    parser.add_argument("--spreads", action="store_true", help="print only each reading's spreads")
     args = parser.parse_args()
     curves = {}
     for run_dir in args.run_dirs:
@@ -78,14 +97,14 @@ def main():
         except (OSError, ValueError) as error:
             sys.exit(f"error: cannot read {path}: {error}")
         curves[os.path.basename(os.path.normpath(run_dir))] = readings(curve["lrs"], curve["losses"])
-    names = list(curves)
-    print("| reading | " + " | ".join(names) + " | LRMAX spread | LRMIN spread |")
+    names = [] if args.spreads else list(curves)
+    print("| reading | " + "".join(f"{name} | " for name in names) + "LRMAX spread | LRMIN spread |")
     print("|---|" + "---:|" * (len(names) + 2))
-    for reading in curves[names[0]]:
-        picks = [curves[name][reading] for name in names]
+    for reading in next(iter(curves.values())):
+        picks = [curves[name][reading] for name in curves]
         lr_mins, lr_maxs = [p[0] for p in picks], [p[1] for p in picks]
-        cells = " | ".join(f"{lo:.4g} / {hi:.4g}" for lo, hi in picks)
-        print(f"| {reading} | {cells} | {max(lr_maxs) / min(lr_maxs):.2f}x | {max(lr_mins) / min(lr_mins):.2f}x |")
+        cells = "".join(f"{curves[name][reading][0]:.4g} / {curves[name][reading][1]:.4g} | " for name in names)
+        print(f"| {reading} | {cells}{max(lr_maxs) / min(lr_maxs):.2f}x | {max(lr_mins) / min(lr_mins):.2f}x |")
 
 
 if __name__ == "__main__":
