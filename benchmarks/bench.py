@@ -149,18 +149,23 @@ def pipeline_throughput(batch_size, batches, num_images=50_000, kind="tf.data"):
     if kind == "tf.data":
         from keras_s11.data.pipeline import make_train_dataset
 
-        iterator = iter(make_train_dataset(images, labels, batch_size, seed=0))
+        iterator = iter(make_train_dataset(images, labels, batch_size, seed=0).repeat())
     else:
         from keras_s11.data.train_batches import make_train_batches
 
-        dataset = make_train_batches(images, labels, batch_size, seed=0)
-        iterator = iter(dataset)
+        iterator = _pass_after_pass(make_train_batches(images, labels, batch_size, seed=0))
     for _ in range(3):
         next(iterator)
     start = time.perf_counter()
     for _ in range(batches):
         next(iterator)
     return batches * batch_size / (time.perf_counter() - start)
+
+
+def _pass_after_pass(dataset):
+    """The batches of a training input without end: each pass is the next epoch."""
+    while True:
+        yield from dataset
 
 
 def callback_overhead_ms(steps):

@@ -57,7 +57,13 @@ def _install_checkout_finder():
 _install_checkout_finder()
 
 # The modules whose import registers a Keras class (`register_keras_serializable`).
-REGISTERING_MODULES = ("keras_s11.layers", "keras_s11.losses", "keras_s11.optimizers", "keras_s11.schedules")
+REGISTERING_MODULES = (
+    "keras_s11.initializers",
+    "keras_s11.layers",
+    "keras_s11.losses",
+    "keras_s11.optimizers",
+    "keras_s11.schedules",
+)
 
 
 def _import_then_register(execute):

@@ -18,6 +18,7 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 JIT_COMPILE = ("auto", "on", "off")
 VERBOSITY = (0, 1, 2)
 INITS = ("torch", "glorot")
+RESIDUAL_INITS = ("same", "dirac")
 WEIGHT_DECAY_SCOPES = ("kernels", "all")
 
 
@@ -112,6 +113,13 @@ class TrainConfig:
         RUN,
         choices=INITS,
     )
+    residual_init: str = _setting(
+        "same",
+        "initialisation of the residual blocks' convolutions: as the others (`--init`), or `dirac` "
+        "(identity kernels, as airbench)",
+        RUN,
+        choices=RESIDUAL_INITS,
+    )
     logit_scale: float = _setting(
         0.125, "constant factor on the FC output before the softmax (Page's recipe)", RUN, cli.positive_float
     )
@@ -181,6 +189,7 @@ def _check_types(config):
     for name, choices in (
         ("schedule", SCHEDULES),
         ("init", INITS),
+        ("residual_init", RESIDUAL_INITS),
         ("weight_decay_scope", WEIGHT_DECAY_SCOPES),
         ("precision", PRECISIONS),
         ("jit_compile", JIT_COMPILE),

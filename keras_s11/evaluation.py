@@ -39,6 +39,51 @@ def flip_averaged(model, images, probabilities, batch_size=512):
     return (probabilities + flipped) / 2
 
 
+def translate(images, dy, dx):
+    """Images shifted by `(dy, dx)` pixels, the border filled by reflection (as the training crop pads).
+
+    Args:
+        images: Array `(N, H, W, C)`.
+        dy, dx: Shift down and right in pixels (negative: up and left).
+
+    Returns:
+        An array of the same shape and dtype.
+    """
+    images = np.asarray(images)
+    pad_y, pad_x = abs(dy), abs(dx)
+    padded = np.pad(images, ((0, 0), (pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="reflect")
+    height, width = images.shape[1:3]
+    top, left = pad_y - dy, pad_x - dx
+    return padded[:, top : top + height, left : left + width]
+
+
+def multicrop_averaged(model, images, flip_probabilities, batch_size=512, shift=1):
+    """Flip-and-translate test-time augmentation (airbench's): six views of each image.
+
+    Half the flip average of the images as they are, half the mean of the
+    flip averages of the images shifted `shift` pixels up-left and
+    down-right (reflect padding).
+
+    Args:
+        model: The model that gave `flip_probabilities`.
+        images: uint8 array `(N, H, W, 3)`.
+        flip_probabilities: `flip_averaged(model, images, ...)`, computed
+            once by the caller.
+        batch_size: Batch size.
+        shift: Pixels of each translation, an integer > 0.
+
+    Returns:
+        float32 array `(N, num_classes)`.
+    """
+    if not isinstance(shift, int) or isinstance(shift, bool) or shift < 1:
+        raise ValueError(f"Argument `shift` must be an integer > 0. Received: shift={shift!r}")
+    shifted = []
+    for offset in (-shift, shift):
+        moved = translate(images, offset, offset)
+        shifted.append(flip_averaged(model, moved, predict_probabilities(model, moved, batch_size), batch_size))
+    return (flip_probabilities + (shifted[0] + shifted[1]) / 2) / 2
+
+
 def accuracy(probabilities, labels):
     """Fraction of rows whose arg-max equals the label."""
     return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))

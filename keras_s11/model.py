@@ -3,7 +3,8 @@
 import keras
 from keras import layers
 
-from keras_s11.config import INITS, WEIGHT_DECAY_SCOPES
+from keras_s11.config import INITS, RESIDUAL_INITS, WEIGHT_DECAY_SCOPES
+from keras_s11.initializers import Dirac
 from keras_s11.layers import FusedBatchNormalization
 
 
@@ -74,6 +75,7 @@ def build_model(
     weight_decay_scope="kernels",
     logit_scale=0.125,
     init="torch",
+    residual_init="same",
     fused_batchnorm=True,
     sync_batchnorm=False,
     name="resnet9",
@@ -105,6 +107,11 @@ def build_model(
             layers take larger effective steps; 0.8 points better held out,
             docs/RESULTS.md) or `"glorot"` (Keras's default `glorot_uniform`
             kernels, zero FC bias).
+        residual_init: Initialisation of the residual blocks' four
+            convolutions: `"same"` as `init`, or `"dirac"`: identity
+            kernels (`keras_s11.initializers.Dirac`), so that each residual
+            branch starts as ReLU(BN(ReLU(BN(x)))) (airbench's
+            initialisation).
         fused_batchnorm: Use `FusedBatchNormalization` (TensorFlow's fused
             kernel; plain Keras on other backends) instead of
             `keras.layers.BatchNormalization`. Same variables; see the layer
@@ -141,6 +148,10 @@ def build_model(
         )
     if init not in INITS:
         raise ValueError(f"Argument `init` must be one of {INITS}. Received: init={init!r}")
+    if residual_init not in RESIDUAL_INITS:
+        raise ValueError(
+            f"Argument `residual_init` must be one of {RESIDUAL_INITS}. Received: residual_init={residual_init!r}"
+        )
     inputs = keras.Input(shape=input_shape, name="image")
     kernel_initializer = _torch_uniform() if init == "torch" else "glorot_uniform"
     decay_all = weight_decay_scope == "all"
@@ -152,12 +163,13 @@ def build_model(
         sync_batchnorm=sync_batchnorm,
     )
     x = _conv_bn_relu(inputs, width, "prep", **options)
+    residual_options = dict(options, kernel_initializer=Dirac()) if residual_init == "dirac" else options
     x = _conv_bn_relu(x, 2 * width, "layer1", pool=True, **options)
-    x = _residual_block(x, 2 * width, "layer1", **options)
+    x = _residual_block(x, 2 * width, "layer1", **residual_options)
     x = _conv_bn_relu(x, 4 * width, "layer2", pool=True, **options)
     x = layers.Identity(name="layer2")(x)
     x = _conv_bn_relu(x, 8 * width, "layer3", pool=True, **options)
-    x = _residual_block(x, 8 * width, "layer3", **options)
+    x = _residual_block(x, 8 * width, "layer3", **residual_options)
     x = layers.MaxPooling2D(4, name="pool")(x)
     x = layers.Flatten(name="flatten")(x)
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None

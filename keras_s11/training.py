@@ -272,6 +272,7 @@ def _compiled_model(config, jit_compile, sync_batchnorm=False):
         weight_decay_scope=config.weight_decay_scope,
         logit_scale=config.logit_scale,
         init=config.init,
+        residual_init=config.residual_init,
         sync_batchnorm=sync_batchnorm,
     )
     initial_lr = config.lr_min or 0.01  # the callbacks set the LR at every step
@@ -386,8 +387,8 @@ def _fit(config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_c
 
 
 def _evaluate(config, model, history, train_seconds, test_ds, validation_ds, test, held, lrs):
-    """The final metrics (test, holdout, flip TTA) and the test predictions (`None` if neither TTA nor report)."""
-    from keras_s11.evaluation import accuracy, flip_averaged, predict_probabilities
+    """The final metrics (test, holdout, flip and multi-crop TTA) and the test predictions (or `None`)."""
+    from keras_s11.evaluation import accuracy, flip_averaged, multicrop_averaged, predict_probabilities
 
     (x_test, y_test), batch_size = test, config.batch_size
     metrics = {"train_seconds": round(train_seconds, 1), "lr_min": lrs[0], "lr_max": lrs[1]}
@@ -401,8 +402,10 @@ def _evaluate(config, model, history, train_seconds, test_ds, validation_ds, tes
     if held:
         metrics["holdout_loss"], metrics["holdout_accuracy"] = map(float, validation)
         held_probabilities = predict_probabilities(model, held[0], batch_size)
-        metrics["holdout_accuracy_flip_tta"] = accuracy(
-            flip_averaged(model, held[0], held_probabilities, batch_size), held[1]
+        held_flipped = flip_averaged(model, held[0], held_probabilities, batch_size)
+        metrics["holdout_accuracy_flip_tta"] = accuracy(held_flipped, held[1])
+        metrics["holdout_accuracy_multicrop_tta"] = accuracy(
+            multicrop_averaged(model, held[0], held_flipped, batch_size), held[1]
         )
         test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
     else:  # the test set is the validation set
@@ -411,7 +414,10 @@ def _evaluate(config, model, history, train_seconds, test_ds, validation_ds, tes
     # Predicted once, for flip TTA and for the report.
     probabilities = predict_probabilities(model, x_test, batch_size) if config.tta or config.report else None
     if config.tta:
-        metrics["test_accuracy_flip_tta"] = accuracy(flip_averaged(model, x_test, probabilities, batch_size), y_test)
+        flipped = flip_averaged(model, x_test, probabilities, batch_size)
+        metrics["test_accuracy_flip_tta"] = accuracy(flipped, y_test)
+        multicrop = multicrop_averaged(model, x_test, flipped, batch_size)
+        metrics["test_accuracy_multicrop_tta"] = accuracy(multicrop, y_test)
     return metrics, probabilities
 
 
@@ -419,10 +425,12 @@ def _print_summary(metrics, train_seconds, run_path):
     if "holdout_accuracy" in metrics:
         print(
             f"Holdout accuracy {100 * metrics['holdout_accuracy']:.2f} % "
-            f"({100 * metrics['holdout_accuracy_flip_tta']:.2f} % with flip TTA)"
+            f"({100 * metrics['holdout_accuracy_flip_tta']:.2f} % with flip TTA, "
+            f"{100 * metrics['holdout_accuracy_multicrop_tta']:.2f} % with multi-crop TTA)"
         )
     tta = metrics.get("test_accuracy_flip_tta")
-    tta = "" if tta is None else f" ({100 * tta:.2f} % with flip TTA)"
+    multicrop = metrics.get("test_accuracy_multicrop_tta")
+    tta = "" if tta is None else f" ({100 * tta:.2f} % with flip TTA, {100 * multicrop:.2f} % with multi-crop TTA)"
     print(f"Test loss {metrics['test_loss']:.4f}, test accuracy {100 * metrics['test_accuracy']:.2f} %{tta}")
     for split in ("holdout", "test"):
         if f"{split}_accuracy_last_step_weights" in metrics:

@@ -61,3 +61,34 @@ def test_classwise_table_reads_like_the_original():
 def test_spread_sample_is_evenly_spaced_and_keeps_order():
     np.testing.assert_array_equal(spread_sample(np.arange(10, 20), 4), [10, 13, 16, 19])
     np.testing.assert_array_equal(spread_sample([5, 7], 4), [5, 7])
+
+
+def test_translate_shifts_with_reflected_borders():
+    from keras_s11.evaluation import translate
+
+    images = np.arange(2 * 4 * 4 * 1).reshape(2, 4, 4, 1)
+    down_right = translate(images, 1, 1)
+    np.testing.assert_array_equal(down_right[:, 1:, 1:], images[:, :-1, :-1])
+    np.testing.assert_array_equal(down_right[:, 0, 1:], images[:, 1, :-1])  # row -1 reflects row 1
+    up_left = translate(images, -1, -1)
+    np.testing.assert_array_equal(up_left[:, :-1, :-1], images[:, 1:, 1:])
+    np.testing.assert_array_equal(translate(images, 0, 0), images)
+
+
+def test_multicrop_tta_averages_exactly_the_six_views_it_names():
+    from keras_s11.evaluation import flip_averaged, multicrop_averaged, predict_probabilities, translate
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
+    images = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    plain = predict_probabilities(model, images)
+    flipped = flip_averaged(model, images, plain)
+    views = [images, translate(images, -1, -1), translate(images, 1, 1)]
+    each = [predict_probabilities(model, view) for view in views] + [
+        predict_probabilities(model, view[:, :, ::-1]) for view in views
+    ]
+    # Weights: 1/4 for the image and its mirror, 1/8 for each of the four shifted views.
+    expected = (each[0] + each[3]) / 4 + (each[1] + each[2] + each[4] + each[5]) / 8
+    np.testing.assert_allclose(multicrop_averaged(model, images, flipped), expected, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="shift"):
+        multicrop_averaged(model, images, flipped, shift=0)

@@ -108,3 +108,34 @@ def test_torch_init_is_uniform_within_one_over_sqrt_fan_in():
     bias = model.get_layer("fc").bias.numpy()
     assert np.abs(bias).max() <= 64**-0.5 and np.any(bias != 0)
     assert not np.any(build_model(width=8, init="glorot").get_layer("fc").bias.numpy())
+
+
+def test_a_dirac_initialised_convolution_returns_its_input():
+    from keras_s11.initializers import Dirac
+
+    conv = keras.layers.Conv2D(6, 3, padding="same", use_bias=False, kernel_initializer=Dirac())
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 6)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(conv(x)), x, atol=1e-6)
+    # More outputs than inputs: the first ones copy the inputs, the rest come from `fill`.
+    wider = Dirac(fill="ones")((3, 3, 2, 4))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(wider)[..., 2:], np.ones((3, 3, 2, 2)))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(wider)[1, 1, :, :2], np.eye(2))
+    assert Dirac.from_config(Dirac(fill="ones").get_config()).fill is not None
+
+
+def test_residual_init_dirac_makes_the_residual_kernels_identities_and_reloads(tmp_path):
+    model = build_model(width=2, residual_init="dirac")
+    for name in ("layer1_res_conv1", "layer1_res_conv2", "layer3_res_conv1", "layer3_res_conv2"):
+        kernel = model.get_layer(name).kernel.numpy()
+        channels = kernel.shape[-1]
+        expected = np.zeros_like(kernel)
+        expected[1, 1, np.arange(channels), np.arange(channels)] = 1
+        np.testing.assert_array_equal(kernel, expected)
+    assert not np.any(model.get_layer("layer1_conv").kernel.numpy() == 0)  # the others: torch init
+    path = tmp_path / "dirac.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    for a, b in zip(model.get_weights(), reloaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="residual_init"):
+        build_model(width=2, residual_init="identity")
