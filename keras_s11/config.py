@@ -19,6 +19,7 @@ JIT_COMPILE = ("auto", "on", "off")
 VERBOSITY = (0, 1, 2)
 INITS = ("torch", "glorot")
 RESIDUAL_INITS = ("same", "dirac")
+PREP_INITS = ("same", "whiten")
 WEIGHT_DECAY_SCOPES = ("kernels", "all")
 
 
@@ -120,6 +121,13 @@ class TrainConfig:
         RUN,
         choices=RESIDUAL_INITS,
     )
+    prep_init: str = _setting(
+        "same",
+        "initialisation of the PrepLayer convolution: as the others (`--init`), or `whiten` (its first "
+        "filters whiten the training images' 3x3 patches, as airbench)",
+        RUN,
+        choices=PREP_INITS,
+    )
     logit_scale: float = _setting(
         0.125, "constant factor on the FC output before the softmax (Page's recipe)", RUN, cli.positive_float
     )
@@ -190,6 +198,7 @@ def _check_types(config):
         ("schedule", SCHEDULES),
         ("init", INITS),
         ("residual_init", RESIDUAL_INITS),
+        ("prep_init", PREP_INITS),
         ("weight_decay_scope", WEIGHT_DECAY_SCOPES),
         ("precision", PRECISIONS),
         ("jit_compile", JIT_COMPILE),

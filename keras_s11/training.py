@@ -166,6 +166,10 @@ def _train(config, plan, started, command, user_callbacks):
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = _compiled_model(config, jit_compile, sync_batchnorm=strategy.num_replicas_in_sync > 1)
+        if config.prep_init == "whiten":
+            from keras_s11.whitening import apply_patch_whitening
+
+            print(f"PrepLayer: {apply_patch_whitening(model, x_train)} filters whiten the training patches")
     epochs = sorted(set(values_across_workers(strategy, plan.initial_epoch)))
     if len(epochs) > 1:
         raise TrainingError(

@@ -139,3 +139,26 @@ def test_residual_init_dirac_makes_the_residual_kernels_identities_and_reloads(t
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="residual_init"):
         build_model(width=2, residual_init="identity")
+
+
+def test_patch_whitening_gives_identity_covariance_on_the_training_patches():
+    from keras_s11.data import normalize_array
+    from keras_s11.whitening import apply_patch_whitening, patch_second_moment, patches_of, whitening_kernel
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    images[..., 1] = images[..., 0] // 2 + images[..., 1] // 2  # correlated channels
+    patches = patches_of(normalize_array(images)).astype(np.float64)
+    assert patches.shape == (40 * 6 * 6, 27)
+    np.testing.assert_allclose(patch_second_moment(images), patches.T @ patches / len(patches))
+    start = np.full((3, 3, 3, 60), 7.0, dtype=np.float32)
+    kernel = whitening_kernel(patch_second_moment(images), start, epsilon=0.0)
+    filters = kernel.reshape(27, 60).astype(np.float64)
+    features = patches @ filters[:, :27]
+    np.testing.assert_allclose(features.T @ features / len(patches), np.eye(27), atol=2e-4)
+    np.testing.assert_array_equal(filters[:, 27:54], -filters[:, :27])
+    np.testing.assert_array_equal(kernel[..., 54:], 7.0)  # the filters past the 54 whitening ones are kept
+    # On the network: the PrepLayer kernel is set in place.
+    model = build_model(width=64)
+    assert apply_patch_whitening(model, images) == 54
+    expected = whitening_kernel(patch_second_moment(images), np.zeros((3, 3, 3, 64), np.float32))
+    np.testing.assert_allclose(model.get_layer("prep_conv").kernel.numpy()[..., :54], expected[..., :54], rtol=1e-6)
