@@ -42,7 +42,8 @@ class StopOnDivergence(keras.callbacks.TerminateOnNaN):
     """
 
     def __init__(self):
-        super().__init__(raise_error=True)
+        # `TerminateOnNaN`'s own `raise_error` (Keras >= 3.13) is not needed: `on_batch_end` is ours.
+        super().__init__()
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -101,6 +101,7 @@ def sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _terminated.clear()  # an interrupt after the block is Ctrl-C's again
 
 
 def interruption():

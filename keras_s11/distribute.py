@@ -228,6 +228,21 @@ def shard_by_data(dataset):
     return dataset.with_options(options)
 
 
+# The Keras versions whose TensorFlow trainer fails under MultiWorkerMirroredStrategy
+# (keras-team/keras#20585), as tested: 3.10 (a notebook host's) to 3.15 (the lock's).
+# A newer Keras is left unpatched: the multi-worker test says whether it still needs it.
+MULTI_WORKER_PATCHED_KERAS = ((3, 10), (3, 15))
+
+
+def needs_multi_worker_patch(version=None):
+    """Whether `adapt_for_multi_worker` patches this Keras version (default: the installed one)."""
+    from keras_s11.versions import keras_version, parse_version
+
+    major_minor = (parse_version(version) if version else keras_version())[:2]
+    low, high = MULTI_WORKER_PATCHED_KERAS
+    return low <= major_minor <= high
+
+
 def adapt_for_multi_worker(model, strategy, dataset):
     """Lets `model.fit` and `model.evaluate` run under `MultiWorkerMirroredStrategy`.
 
@@ -247,10 +262,12 @@ def adapt_for_multi_worker(model, strategy, dataset):
         strategy: The strategy in use.
         dataset: The (undistributed) training `tf.data.Dataset`.
 
+    Only on the Keras versions `MULTI_WORKER_PATCHED_KERAS` names.
+
     Returns:
         `True` if the model was adapted, `False` if nothing was needed.
     """
-    if isinstance(strategy, SingleDeviceStrategy):
+    if isinstance(strategy, SingleDeviceStrategy) or not needs_multi_worker_patch():
         return False
     import tensorflow as tf
 

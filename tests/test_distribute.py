@@ -70,7 +70,7 @@ def test_mirrored_over_two_cpus_trains_like_one_device():
     np.testing.assert_allclose(mirrored["range_test_losses"], single["range_test_losses"], rtol=1e-6)
     assert mirrored["restored_after_range_test"] and single["restored_after_range_test"]
     # One cycle: the same LR at every step, the same training.
-    assert mirrored["one_cycle_lrs"] == single["one_cycle_lrs"] and len(single["one_cycle_lrs"]) == 6
+    assert mirrored["one_cycle_lrs"] == single["one_cycle_lrs"] and len(single["one_cycle_lrs"]) == 16
     np.testing.assert_allclose(mirrored["epoch_losses"], single["epoch_losses"], rtol=1e-6)
     for a, b in zip(mirrored["weights"], single["weights"], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)

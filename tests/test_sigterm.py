@@ -48,6 +48,7 @@ def test_sigterm_with_debug_shows_the_traceback_and_still_exits_143(capsys):
     with pytest.raises(SystemExit) as info:
         cli.run_script(terminate_self, ["--debug"])
     assert info.value.code == 143
+    assert cli.interruption() == ("interrupted", 130)  # nothing left behind for a later Ctrl-C
     err = capsys.readouterr().err
     assert "Traceback" in err and "Terminated: terminated (SIGTERM)" in err
 

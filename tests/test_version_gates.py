@@ -42,3 +42,11 @@ def test_fused_batchnorm_takes_the_fused_path_on_either_side_of_renorm():
         assert not renorm._fused(keras.ops.convert_to_tensor(x), None)  # Keras's own path does renorm
     assert layer._fused(keras.ops.convert_to_tensor(x), None) == (keras.backend.backend() == "tensorflow")
     np.testing.assert_allclose(layer(x, training=False), x / np.sqrt(1 + layer.epsilon), rtol=1e-5, atol=1e-6)
+
+
+def test_the_multi_worker_patch_is_gated_on_the_keras_versions_it_was_written_for():
+    from keras_s11.distribute import needs_multi_worker_patch
+
+    assert needs_multi_worker_patch("3.10.0") and needs_multi_worker_patch("3.15.1")
+    assert not needs_multi_worker_patch("3.9.2") and not needs_multi_worker_patch("3.16.0")
+    assert needs_multi_worker_patch()  # every Keras the project is tested with needs it (tests/test_distribute.py)

@@ -117,7 +117,11 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
     prefetching or parallel maps change no later batch, and a run resumed
     with `initial_epoch=e` sees exactly the batches the uninterrupted run
     saw. `keras_s11.data.make_train_batches` (no TensorFlow) gives the same
-    batches, bit for bit.
+    batches, bit for bit. (A tf.distribute strategy's prefetching to its
+    devices takes a few batches ahead of the steps, and a pass read to its
+    end that way counts: an epoch of only a few batches can end early, and
+    a range test stopped near the end of a pass may count it; so give a
+    range test its own input, as `scripts/train.py` does.)
 
     Args:
         images: uint8 array `(N, H, W, 3)`, kept in memory.
