@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 
 from keras_s11.import_hooks import wrap_first_import
 
@@ -113,10 +114,26 @@ def interruption():
     return (TERMINATED, TERMINATED_CODE) if _terminated.is_set() else ("interrupted", INTERRUPTED_CODE)
 
 
+def _one_line(message, category, filename, lineno, line=None):
+    return f"warning: {category.__name__}: {message}\n"
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Within the block, a warning prints as one line, `warning: <Category>: <message>`, without source lines."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = _one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def run_script(main, argv=None, interrupted="interrupted"):
     """Runs a script's `main(argv)` so that it never ends in a traceback unless asked to.
 
-    `SystemExit` (from `fail` or argparse) passes through. Ctrl-C becomes
+    Warnings print as one line each (`one_line_warnings`). `SystemExit`
+    (from `fail` or argparse) passes through. Ctrl-C becomes
     `error: <interrupted>` with exit status 130; SIGTERM takes the same path
     (`sigterm_as_interrupt`), its message beginning with "terminated
     (SIGTERM)" instead of "interrupted", with exit status 143. Any other
@@ -139,7 +156,7 @@ def run_script(main, argv=None, interrupted="interrupted"):
     >>> if __name__ == "__main__":
     ...     run_script(main)
     """
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), one_line_warnings():
         try:
             return main(argv)
         except KeyboardInterrupt:

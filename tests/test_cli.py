@@ -161,3 +161,15 @@ def test_the_real_process_has_no_traceback_unless_debug(tmp_path):
     debug = subprocess.run([*command, "--debug"], capture_output=True, text=True, timeout=120, env=env)
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
     assert os.listdir(tmp_path) == ["clr.png"] and os.listdir(tmp_path / "clr.png") == []
+
+
+def test_scripts_print_a_warning_as_one_line():
+    import warnings
+
+    from keras_s11 import cli
+    from keras_s11.lr_finder import LRRangeWarning
+
+    with cli.one_line_warnings():
+        text = warnings.formatwarning("LRMAX is uncertain", LRRangeWarning, "lr_finder.py", 12, "warnings.warn(...)")
+    assert text == "warning: LRRangeWarning: LRMAX is uncertain\n"
+    assert warnings.formatwarning is not cli._one_line  # restored after the block
