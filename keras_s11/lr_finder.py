@@ -28,7 +28,9 @@ class LRRangeWarning(UserWarning):
 class LRRangeResult:
     """Curves of an LR range test and the learning rates suggested from them.
 
-    `plot()` draws them (`keras_s11.figures.plot_lr_range_test`).
+    `lr_min_band` and `lr_max_band` are the `(low, high)` LRs each pick could
+    as well have been (`pick_bands`). `plot()` draws them
+    (`keras_s11.figures.plot_lr_range_test`).
     """
 
     lrs: list
