@@ -182,13 +182,10 @@ def _train(config, plan, started, command, user_callbacks):
 
     # The range test reads batches as `fit` does, and each pass counts as an epoch: it gets an input
     # of its own, so that the training starts at its epoch. A weight average's BatchNorm statistics
-    # are recomputed on epoch 0's first batches, resumed or not.
+    # are recomputed on epoch 0's first batches, resumed or not. Each is built when it is used.
     def fresh_train_input():
         return shard_by_data(make_train_input(x_train, y_train, config.batch_size, seed=config.seed))
 
-    finds_lrs = not plan.resume and (config.lr_min is None or config.lr_max is None)
-    range_test_ds = fresh_train_input() if finds_lrs else None
-    recalibration_ds = fresh_train_input() if config.ema_momentum else None
     test_ds = shard_by_data(make_eval_input(x_test, y_test, config.batch_size))
     validation_ds = shard_by_data(make_eval_input(*held, batch_size=config.batch_size)) if held else test_ds
     adapt_for_multi_worker(model, strategy, train_ds)
@@ -202,7 +199,7 @@ def _train(config, plan, started, command, user_callbacks):
     try:
         with run:
             with strategy.scope():
-                state, range_test, (lr_min, lr_max) = _restore_or_find_lrs(config, plan, model, range_test_ds, run)
+                state, range_test, (lr_min, lr_max) = _restore_or_find_lrs(config, plan, model, fresh_train_input, run)
             saved = dict(dataclasses.asdict(config), **facts, lr_min_used=lr_min, lr_max_used=lr_max, started=started)
             if plan.resume:
                 saved.update(started=read_saved_config(run.path)["started"], resumed_from_epoch=state["epoch"])
@@ -212,7 +209,7 @@ def _train(config, plan, started, command, user_callbacks):
                 print(f"Range test only; run folder: {run.path}")
                 return result
             lrs = (lr_min, lr_max)
-            datasets = (train_ds, validation_ds, recalibration_ds)
+            datasets = (train_ds, validation_ds, fresh_train_input)
             result.history, seconds = _fit(
                 config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_callbacks
             )
@@ -299,7 +296,7 @@ def _compiled_model(config, jit_compile, sync_batchnorm=False):
     return model
 
 
-def _find_lrs(config, model, train_ds, run):
+def _find_lrs(config, model, make_input, run):
     """`(range test result or None, (LRMIN, LRMAX))`: the settings where given, else found by the range test."""
     from keras_s11.figures import plot_lr_range_test
     from keras_s11.lr_finder import find_lr_range
@@ -309,7 +306,12 @@ def _find_lrs(config, model, train_ds, run):
         return None, (lr_min, lr_max)
     start = time.time()
     result = find_lr_range(
-        model, train_ds, config.range_test_start, config.range_test_end, config.range_test_steps, verbose=config.verbose
+        model,
+        make_input(),
+        config.range_test_start,
+        config.range_test_end,
+        config.range_test_steps,
+        verbose=config.verbose,
     )
     print(f"LR range test took {time.time() - start:.0f} s")
     write_json(run.file(run_layout.RANGE_TEST), result.to_dict())
@@ -322,7 +324,7 @@ def _find_lrs(config, model, train_ds, run):
     return result, (result.lr_min if lr_min is None else lr_min, result.lr_max if lr_max is None else lr_max)
 
 
-def _restore_or_find_lrs(config, plan, model, train_ds, run):
+def _restore_or_find_lrs(config, plan, model, make_input, run):
     """Restores an interrupted run (and its backup state) or runs the range test; then LRMIN, LRMAX."""
     from keras_s11.callbacks import restore_backup
 
@@ -340,7 +342,7 @@ def _restore_or_find_lrs(config, plan, model, train_ds, run):
         lr_max = config.lr_max if config.lr_max is not None else saved["lr_max_used"]
         print(f"Resuming {run.path} after epoch {state['epoch']}")
     else:
-        range_test, (lr_min, lr_max) = _find_lrs(config, model, train_ds, run)
+        range_test, (lr_min, lr_max) = _find_lrs(config, model, make_input, run)
     if lr_min >= lr_max and not config.range_test_only:  # only the curve is wanted: it is saved
         raise TrainingError(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; give `lr_min` and `lr_max`")
     print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
@@ -350,8 +352,9 @@ def _restore_or_find_lrs(config, plan, model, train_ds, run):
 def _fit(config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_callbacks):
     """Trains with the one-cycle policy, continuing `state` when resuming.
 
-    `datasets` is `(train, validation, recalibration)`, the last for the
-    BatchNorm statistics of a weight average. Returns the per-epoch history
+    `datasets` is `(train, validation, make_recalibration_input)`, the last
+    a function that builds the input of a weight average's BatchNorm
+    statistics (only then, after training). Returns the per-epoch history
     of the whole run and its training time (summed over restarts); writes
     the history, LRs and per-step files.
     """
@@ -360,7 +363,7 @@ def _fit(config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_c
     from keras_s11.ema_fix import untie_optimizer_arrays
     from keras_s11.training_callbacks import make_training_callbacks
 
-    train_ds, validation_ds, recalibration_ds = datasets
+    train_ds, validation_ds, make_recalibration_input = datasets
     callbacks = make_training_callbacks(config, run, state, *lrs)
     try:
         model.fit(
@@ -377,7 +380,7 @@ def _fit(config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_c
         raise TrainingDiverged(error, lrs[1], done, config.run_name) from None
     if config.ema_momentum:  # `fit` put the average of the trainable weights in the model: fit the statistics to it
         untie_optimizer_arrays(model)
-        recalibrate_batchnorm(model, recalibration_ds)
+        recalibrate_batchnorm(model, make_recalibration_input())
     shutil.rmtree(run.file(BACKUP_DIR))
     history = callbacks.backup.history
     one_cycle = callbacks.one_cycle
