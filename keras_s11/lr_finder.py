@@ -6,12 +6,27 @@ import warnings
 import keras
 import numpy as np
 
-LR_RULE = (
-    "LRMAX = the LR at the lowest smoothed loss before the smoothed loss first rises "
-    "5 % above its running minimum; LRMIN = the first LR at which the smoothed loss has "
-    "covered 10 % of its fall from the start to that minimum"
-)
 
+def _fitted_rule(curve):
+    return (
+        f"on the loss of {curve}, fitted against log LR (a local linear fit, Gaussian kernel of 0.5 decades): "
+        "LRMAX = the LR at the lowest fitted loss before the fitted loss first rises 5 % above its running "
+        "minimum; LRMIN = the first LR at which the fitted loss has covered 10 % of its fall from the start "
+        "to that minimum"
+    )
+
+
+LR_RULE = _fitted_rule("a fixed probe batch after each step")
+# Without a probe batch: the same reading of each step's own (noisier) loss.
+BATCH_LR_RULE = _fitted_rule("each step's own batch")
+# The rule before the probe batch and the fit (kept for curves recorded with it, docs/RESULTS.md).
+SMOOTHED_LR_RULE = (
+    "LRMAX = the LR at the lowest smoothed loss before the smoothed loss first rises 5 % above its running "
+    "minimum; LRMIN = the first LR at which the smoothed loss has covered 10 % of its fall from the start to "
+    "that minimum"
+)
+# Width, in decades of LR, of the Gaussian kernel of `fit_loss_curve`.
+FIT_WIDTH = 0.5
 
 # Steps on either side of a pick over which the loss's noise is measured.
 NOISE_HALF_WIDTH = 10
@@ -28,8 +43,12 @@ class LRRangeWarning(UserWarning):
 class LRRangeResult:
     """Curves of an LR range test and the learning rates suggested from them.
 
-    `lr_min_band` and `lr_max_band` are the `(low, high)` LRs each pick could
-    as well have been (`pick_bands`). `plot()` draws them
+    `losses` and `smoothed_losses` are each step's own batch loss and its
+    moving average; `probe_losses` the loss of the fixed probe batch after
+    each step (`None` without one); `fitted_losses` the curve the picks
+    were read from (`fit_loss_curve`, see `rule`). `lr_min_band` and
+    `lr_max_band` are the `(low, high)` LRs each pick could as well have
+    been (`pick_bands`). `plot()` draws them
     (`keras_s11.figures.plot_lr_range_test`).
     """
 
@@ -43,6 +62,8 @@ class LRRangeResult:
     rule: str = LR_RULE
     lr_min_band: tuple = None
     lr_max_band: tuple = None
+    probe_losses: list = None
+    fitted_losses: list = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -76,7 +97,60 @@ def _lowest_before_rise(smoothed, rise):
     return best
 
 
-def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1):
+def fit_loss_curve(lrs, losses, width=FIT_WIDTH):
+    """The losses of a range test, fitted against log LR without lag.
+
+    Each step's value is that, at its LR, of a straight line fitted to all
+    the losses against `log10(LR)`, each weighted by a Gaussian kernel of
+    `width` decades around the step (a local linear fit). A moving average
+    lags behind the growing LR and moves the lowest point of the curve to
+    higher LRs; a symmetric kernel does not, and a wide one rounds a ragged
+    bottom into one bowl, whose lowest point no longer jumps between its
+    dips. Non-finite losses get no weight.
+
+    Args:
+        lrs: Learning rate of each step, increasing.
+        losses: Loss of each step.
+        width: Standard deviation of the kernel, in decades of LR, > 0.
+
+    Returns:
+        The fitted losses, a float64 NumPy array (NaN where no finite loss is
+        within reach of the kernel).
+
+    Raises:
+        ValueError: If the curves are empty or of different lengths, or
+            `width` is not positive.
+    """
+    x = np.log10(np.asarray(lrs, dtype=np.float64))
+    y = np.asarray(losses, dtype=np.float64)
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError(
+            "Arguments `lrs` and `losses` must be non-empty and of equal length. "
+            f"Received: {x.size} and {y.size} values"
+        )
+    if not width > 0:
+        raise ValueError(f"Argument `width` must be > 0. Received: width={width}")
+    finite = np.isfinite(y)
+    offsets = x[None, :] - x[:, None]
+    weights = np.exp(-0.5 * (offsets / width) ** 2) * finite
+    s0, s1, s2 = (np.sum(weights * offsets**k, axis=1) for k in range(3))
+    values = np.where(finite, y, 0.0)
+    t0, t1 = np.sum(weights * values, axis=1), np.sum(weights * values * offsets, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (s2 * t0 - s1 * t1) / (s0 * s2 - s1**2)
+
+
+def fit_noise_shrink(lrs, width=FIT_WIDTH):
+    """Factor by which `fit_loss_curve` shrinks independent noise of the losses, mid-curve.
+
+    `sqrt(sum w**2) / sum w` for the kernel weights `w` around the middle step.
+    """
+    x = np.log10(np.asarray(lrs, dtype=np.float64))
+    weights = np.exp(-0.5 * ((x - x[len(x) // 2]) / width) ** 2)
+    return float(np.sqrt(np.sum(weights**2)) / np.sum(weights))
+
+
+def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1, interpolate=False):
     """Suggests `(lr_min, lr_max)` from the curves of an LR range test.
 
     Smith's reading of the curve: LRMIN where the loss starts to fall, LRMAX
@@ -108,6 +182,11 @@ def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1):
             for LRMAX.
         fall: Fraction of the fall from the first loss to the minimum that
             marks LRMIN, in (0, 1).
+        interpolate: Whether to read the picks between the steps: LRMAX at
+            the vertex of the parabola through the lowest step and its two
+            neighbours, LRMIN where the straight line between two steps
+            crosses the level (both against log LR). Otherwise each pick is
+            one of `lrs`.
 
     Returns:
         `(lr_min, lr_max)` as floats. Where the loss never falls below its
@@ -139,17 +218,40 @@ def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1):
         return float(lrs[0]), float(lrs[0])
     target = smoothed[0] - fall * (smoothed[0] - smoothed[best])
     onset = int(np.argmax(smoothed[: best + 1] <= target))
-    return float(lrs[onset]), float(lrs[best])
+    if not interpolate:
+        return float(lrs[onset]), float(lrs[best])
+    return _crossing(lrs, smoothed, onset, target), _vertex(lrs, smoothed, best)
 
 
-def pick_bands(lrs, losses, smoothed_losses, lr_min, lr_max, smoothing=0.9, rise=0.05, z=2.0):
+def _crossing(lrs, curve, index, level):
+    """LR where the curve, linear in log LR between steps `index - 1` and `index`, reaches `level`."""
+    if index == 0:
+        return float(lrs[0])
+    x0, x1 = np.log(lrs[index - 1]), np.log(lrs[index])
+    fraction = (curve[index - 1] - level) / (curve[index - 1] - curve[index])
+    return float(np.exp(x0 + fraction * (x1 - x0)))
+
+
+def _vertex(lrs, curve, index):
+    """LR of the lowest point of the parabola (in log LR) through step `index` and its neighbours."""
+    if index == 0 or index + 1 >= len(curve) or not np.all(np.isfinite(curve[index - 1 : index + 2])):
+        return float(lrs[index])
+    x = np.log(lrs[index - 1 : index + 2])
+    a, b, _ = np.polyfit(x - x[1], curve[index - 1 : index + 2], 2)
+    if a <= 0:
+        return float(lrs[index])
+    offset = np.clip(-b / (2 * a), (x[0] - x[1]) / 2, (x[2] - x[1]) / 2)
+    return float(np.exp(x[1] + offset))
+
+
+def pick_bands(lrs, losses, smoothed_losses, lr_min, lr_max, smoothing=0.9, rise=0.05, z=2.0, shrink=None):
     """The LRs each pick could as well have been: how sure the range test is.
 
     The noise of the smoothed loss is estimated from the curve itself: the
     spread of each step's loss around the smoothed loss, within
-    `NOISE_HALF_WIDTH` steps of the pick, times the factor
-    `sqrt((1 - smoothing) / (1 + smoothing))` by which the moving average
-    shrinks it. The band of LRMAX holds every LR up to the first rise that
+    `NOISE_HALF_WIDTH` steps of the pick, times the factor by which the
+    smoothing shrinks it: `shrink`, or for a moving average
+    `sqrt((1 - smoothing) / (1 + smoothing))`. The band of LRMAX holds every LR up to the first rise that
     ends the search (as in `suggest_lr_range`) whose smoothed loss is within
     `z` of those noise levels of the minimum: a flat bottom, or a second dip
     as deep, gives a wide band. The band of LRMIN holds every LR up to LRMAX
@@ -160,8 +262,12 @@ def pick_bands(lrs, losses, smoothed_losses, lr_min, lr_max, smoothing=0.9, rise
         lrs: Learning rate of each step.
         losses: Each step's own loss.
         smoothed_losses: Smoothed loss of each step.
-        lr_min, lr_max: The picks (`suggest_lr_range`), LRs of the curve.
+        lr_min, lr_max: The picks (`suggest_lr_range`), within the curve's
+            LRs; each is read at the step of the nearest LR.
         smoothing: Weight of the past in the moving average of the curve.
+        shrink: Factor by which the smoothing shrinks the noise of the
+            losses (`fit_noise_shrink` for `fit_loss_curve`); `None` for a
+            moving average of weight `smoothing`.
         rise: As in `suggest_lr_range`.
         z: Width of the margin in noise levels, >= 0.
 
@@ -169,7 +275,7 @@ def pick_bands(lrs, losses, smoothed_losses, lr_min, lr_max, smoothing=0.9, rise
         `((low, high), (low, high))`: the bands of LRMIN and LRMAX.
 
     Raises:
-        ValueError: If a pick is not one of the curve's LRs, or `z` is
+        ValueError: If a pick is outside the curve's LRs, or `z` is
             negative.
     """
     lrs = np.asarray(lrs, dtype=np.float64)
@@ -180,11 +286,12 @@ def pick_bands(lrs, losses, smoothed_losses, lr_min, lr_max, smoothing=0.9, rise
     best, onset = (_index_of(lrs, lr, name) for lr, name in ((lr_max, "lr_max"), (lr_min, "lr_min")))
     above = np.flatnonzero(~(smoothed[best:] <= (1 + rise) * smoothed[best]))
     end = best + (int(above[0]) if above.size else len(smoothed) - best)  # the search for LRMAX stopped here
-    shrink = np.sqrt((1 - smoothing) / (1 + smoothing))
+    if shrink is None:
+        shrink = np.sqrt((1 - smoothing) / (1 + smoothing))
     margin_min, margin_max = (z * shrink * _local_noise(raw, smoothed, index) for index in (onset, best))
     near_min = np.flatnonzero(smoothed[:end] <= smoothed[best] + margin_max)
     near_onset = np.flatnonzero(np.abs(smoothed[: best + 1] - smoothed[onset]) <= margin_min)
-    return _span(lrs, near_onset, onset), _span(lrs, near_min, best)
+    return _span(lrs, near_onset, lr_min), _span(lrs, near_min, lr_max)
 
 
 def _local_noise(raw, smoothed, index, half_width=NOISE_HALF_WIDTH):
@@ -196,16 +303,19 @@ def _local_noise(raw, smoothed, index, half_width=NOISE_HALF_WIDTH):
 
 
 def _index_of(lrs, lr, name):
-    index = int(np.argmin(np.abs(np.log(lrs / lr))))
-    if not np.isclose(lrs[index], lr, rtol=1e-9):
-        raise ValueError(f"Argument `{name}` must be one of the curve's LRs. Received: {name}={lr}")
-    return index
+    """Index of the step whose LR is nearest `lr` (in log scale), which must lie within the curve's LRs."""
+    if not lrs.min() * (1 - 1e-9) <= lr <= lrs.max() * (1 + 1e-9):
+        raise ValueError(
+            f"Argument `{name}` must lie within the curve's LRs ({lrs.min():.4g} to {lrs.max():.4g}). "
+            f"Received: {name}={lr}"
+        )
+    return int(np.argmin(np.abs(np.log(lrs / lr))))
 
 
 def _span(lrs, indices, pick):
-    """`(lowest, highest)` LR of `indices` and the pick's own."""
-    indices = np.append(indices, pick)
-    return float(lrs[indices.min()]), float(lrs[indices.max()])
+    """`(lowest, highest)` of the LRs of `indices` and the pick."""
+    values = np.append(lrs[indices], pick)
+    return float(values.min()), float(values.max())
 
 
 def warn_if_wide(lr_min_band, lr_max_band, wide=WIDE_BAND):
@@ -213,7 +323,7 @@ def warn_if_wide(lr_min_band, lr_max_band, wide=WIDE_BAND):
     for name, (low, high) in (("LRMIN", lr_min_band), ("LRMAX", lr_max_band)):
         if high > wide * low:
             warnings.warn(
-                f"{name} is uncertain: the smoothed loss is as good from {low:.4g} to {high:.4g} "
+                f"{name} is uncertain: the loss read is as good from {low:.4g} to {high:.4g} "
                 f"(a factor {high / low:.2f}); another seed or machine may pick anywhere in that band.",
                 LRRangeWarning,
                 stacklevel=3,
@@ -268,7 +378,18 @@ class _RepeatedPyDataset(keras.utils.PyDataset):
         return self.dataset[index % self.dataset.num_batches]
 
 
-def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mode="exponential", verbose=1, **kwargs):
+def first_batch(dataset):
+    """`(x, y)` of the first batch of a `tf.data.Dataset` or `keras.utils.PyDataset`."""
+    if isinstance(dataset, keras.utils.PyDataset):
+        batch = dataset[0]
+    else:
+        batch = next(iter(dataset.take(1)))
+    return tuple(keras.ops.convert_to_numpy(part) for part in batch[:2])
+
+
+def find_lr_range(
+    model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mode="exponential", verbose=1, probe=True, **kwargs
+):
     """Runs `LRRangeTest` on `model` and suggests LRMIN and LRMAX.
 
     The model must be compiled (with a float learning rate); it is left
@@ -287,13 +408,48 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
     """
     from keras_s11.callbacks.lr_range_test import LRRangeTest
 
-    test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, **kwargs)
     dataset = repeat_input(dataset)
+    if probe is True:
+        probe = first_batch(dataset)
+    test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, probe=probe or None, **kwargs)
     model.fit(dataset, steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
-    lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)
-    lr_min_band, lr_max_band = pick_bands(test.lrs, test.losses, test.smoothed_losses, lr_min, lr_max, test.smoothing)
+    result = read_range_test(test)
+    if verbose:
+        (min_low, min_high), (max_low, max_high) = result.lr_min_band, result.lr_max_band
+        bands = f"bands {min_low:.4g}-{min_high:.4g} and {max_low:.4g}-{max_high:.4g}"
+        print(f"LR range test: LRMIN={result.lr_min:.4g}, LRMAX={result.lr_max:.4g}; {bands} ({result.rule})")
+    return result
+
+
+def read_range_test(test, width=FIT_WIDTH):
+    """Reads LRMIN and LRMAX off an `LRRangeTest` that has run: the rule of `LR_RULE`.
+
+    The curve read is `fit_loss_curve` of the probe batch's losses, or of
+    each step's own loss where the test had no probe (noisier: the picks
+    move more from run to run). The picks are read between steps
+    (`suggest_lr_range(..., interpolate=True)`), each with its band
+    (`pick_bands`); a wide band warns (`LRRangeWarning`).
+
+    Args:
+        test: An `LRRangeTest` after `fit`.
+        width: Width of the fit's kernel in decades of LR.
+
+    Returns:
+        An `LRRangeResult`.
+
+    Example:
+
+    >>> test = LRRangeTest(probe=first_batch(train_ds))
+    >>> model.fit(train_ds, epochs=2, callbacks=[test])
+    >>> read_range_test(test).lr_max
+    """
+    losses = test.probe_losses or test.losses
+    fitted = fit_loss_curve(test.lrs, losses, width)
+    lr_min, lr_max = suggest_lr_range(test.lrs, fitted, interpolate=True)
+    shrink = fit_noise_shrink(test.lrs, width)
+    lr_min_band, lr_max_band = pick_bands(test.lrs, losses, fitted, lr_min, lr_max, shrink=shrink)
     warn_if_wide(lr_min_band, lr_max_band)
-    result = LRRangeResult(
+    return LRRangeResult(
         lrs=test.lrs,
         losses=test.losses,
         smoothed_losses=test.smoothed_losses,
@@ -301,10 +457,9 @@ def find_lr_range(model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mod
         lr_min=lr_min,
         lr_max=lr_max,
         diverged=test.diverged,
+        rule=LR_RULE if test.probe_losses else BATCH_LR_RULE,
         lr_min_band=lr_min_band,
         lr_max_band=lr_max_band,
+        probe_losses=test.probe_losses or None,
+        fitted_losses=[float(v) if np.isfinite(v) else None for v in fitted],
     )
-    if verbose:
-        bands = f"bands {lr_min_band[0]:.4g}-{lr_min_band[1]:.4g} and {lr_max_band[0]:.4g}-{lr_max_band[1]:.4g}"
-        print(f"LR range test: LRMIN={lr_min:.4g}, LRMAX={lr_max:.4g}; {bands} ({result.rule})")
-    return result

@@ -22,6 +22,8 @@ def plot_lr_range_test(
     rule=None,
     lr_min_band=None,
     lr_max_band=None,
+    probe_losses=None,
+    fitted_losses=None,
 ):
     """Loss (raw and smoothed) and accuracy against the LR, log x-axis.
 
@@ -48,6 +50,11 @@ def plot_lr_range_test(
             when given.
         lr_min_band, lr_max_band: `(low, high)` LRs each pick could as well
             have been, shaded when given.
+        probe_losses: Loss of the fixed probe batch after each step, drawn
+            when given.
+        fitted_losses: The curve the picks were read from
+            (`keras_s11.lr_finder.fit_loss_curve`); drawn in place of the
+            smoothed loss when given.
 
     Returns:
         A `matplotlib.figure.Figure` with one or two axes.
@@ -78,6 +85,8 @@ def plot_lr_range_test(
         rule = fields.get("rule") if rule is None else rule
         lr_min_band = fields.get("lr_min_band") if lr_min_band is None else lr_min_band
         lr_max_band = fields.get("lr_max_band") if lr_max_band is None else lr_max_band
+        probe_losses = fields.get("probe_losses") if probe_losses is None else probe_losses
+        fitted_losses = fields.get("fitted_losses") if fitted_losses is None else fitted_losses
     bands = {"LRMIN": lr_min_band, "LRMAX": lr_max_band}
     if losses is None or smoothed_losses is None or not len(lrs) == len(losses) == len(smoothed_losses):
         raise ValueError(
@@ -96,8 +105,14 @@ def plot_lr_range_test(
     has_accuracy = accuracies is not None and any(a is not None for a in accuracies)
     figure = Figure(figsize=(11 if has_accuracy else 6, 4), layout="constrained")
     axes = figure.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
-    axes[0].plot(lrs, losses, color="0.75", lw=1, label="loss of each step")
-    axes[0].plot(lrs, smoothed_losses, color="C0", lw=2, label="smoothed loss")
+    axes[0].plot(lrs, losses, color="0.75", lw=1, label="loss of each step's batch")
+    if probe_losses is not None and len(probe_losses):
+        axes[0].plot(lrs, probe_losses, color="C0", lw=1, label="loss of the probe batch")
+    if fitted_losses is not None and len(fitted_losses):
+        fitted = [np.nan if v is None else v for v in fitted_losses]
+        axes[0].plot(lrs, fitted, color="C0", lw=2.5, alpha=0.8, label="fitted loss (read by the rule)")
+    else:
+        axes[0].plot(lrs, smoothed_losses, color="C0", lw=2, label="smoothed loss")
     axes[0].set_ylabel("training loss")
     notes = ("; diverged" if diverged else "") + ("; LRMAX at the first LR" if at_start else "")
     axes[0].set_title(f"LR range test: loss{notes}")
@@ -142,6 +157,8 @@ def _range_test_fields(result):
             "rule",
             "lr_min_band",
             "lr_max_band",
+            "probe_losses",
+            "fitted_losses",
         )
         fields = {name: getattr(result, name) for name in names if hasattr(result, name)}
     missing = [name for name in ("lrs", "losses", "smoothed_losses") if fields.get(name) is None]
