@@ -148,7 +148,7 @@ class LRRangeTest(keras.callbacks.Callback):
         x, y = self.probe
         # A forward pass in training mode moves the BatchNorm statistics: kept and put back.
         statistics = [np.array(v) for v in self.model.non_trainable_variables]
-        loss = keras.losses.get(self.model.loss)(y, self.model(x, training=True))
+        loss = keras.ops.mean(keras.losses.get(self.model.loss)(y, self.model(x, training=True)))
         for variable, value in zip(self.model.non_trainable_variables, statistics):
             variable.assign(value)
         return float(keras.ops.convert_to_numpy(loss))

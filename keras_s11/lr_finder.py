@@ -106,7 +106,8 @@ def fit_loss_curve(lrs, losses, width=FIT_WIDTH):
     lags behind the growing LR and moves the lowest point of the curve to
     higher LRs; a symmetric kernel does not, and a wide one rounds a ragged
     bottom into one bowl, whose lowest point no longer jumps between its
-    dips. Non-finite losses get no weight.
+    dips. Non-finite losses get no weight, and their steps no value: a
+    diverged step ends the curve the rule reads.
 
     Args:
         lrs: Learning rate of each step, increasing.
@@ -137,7 +138,8 @@ def fit_loss_curve(lrs, losses, width=FIT_WIDTH):
     values = np.where(finite, y, 0.0)
     t0, t1 = np.sum(weights * values, axis=1), np.sum(weights * values * offsets, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (s2 * t0 - s1 * t1) / (s0 * s2 - s1**2)
+        fitted = (s2 * t0 - s1 * t1) / (s0 * s2 - s1**2)
+    return np.where(finite, fitted, np.nan)
 
 
 def fit_noise_shrink(lrs, width=FIT_WIDTH):

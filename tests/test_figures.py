@@ -63,8 +63,18 @@ def test_range_test_figure_takes_the_result_in_one_piece():
         plot_lr_range_test(**result.to_dict()),
     ):
         assert drawn(figure) == expected
-        assert "Rule: LRMAX = the LR at the lowest" in figure.get_supxlabel()
+        assert "Rule: on the loss of a fixed probe batch" in figure.get_supxlabel()
     assert "diverged" in plot_lr_range_test(range_result(diverged=True)).axes[0].get_title()
+
+
+def test_range_test_figure_draws_the_probe_and_the_fitted_curve_in_place_of_the_smoothed_one():
+    probe, fitted = list(np.linspace(2.3, 1.6, 20)), list(np.linspace(2.28, 1.62, 20))
+    result = range_result(probe_losses=probe, fitted_losses=fitted[:-1] + [None])
+    _, lines, labels = drawn(plot_lr_range_test(result))
+    assert labels[:3] == ["loss of each step", "loss of the probe batch", "fitted loss (read by the rule)"]
+    assert lines[0][1][1] == tuple(probe)
+    np.testing.assert_array_equal(lines[0][2][1], fitted[:-1] + [np.nan])  # a diverged step is a gap
+    assert "smoothed loss" in drawn(plot_lr_range_test(range_result()))[2]
 
 
 def test_range_test_figure_shades_the_bands_of_a_result():

@@ -8,7 +8,15 @@ import pytest
 import tensorflow as tf
 
 from keras_s11.callbacks import LRRangeTest
-from keras_s11.lr_finder import LRRangeWarning, find_lr_range, pick_bands, suggest_lr_range, warn_if_wide
+from keras_s11.lr_finder import (
+    LRRangeWarning,
+    find_lr_range,
+    fit_loss_curve,
+    fit_noise_shrink,
+    pick_bands,
+    suggest_lr_range,
+    warn_if_wide,
+)
 from keras_s11.optimizers import VariableMomentumSGD
 from tests.helpers import tiny_dataset, tiny_model
 
@@ -186,9 +194,11 @@ def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):
     weights = [np.array(w) for w in model.get_weights()]
     result = find_lr_range(model, learnable_dataset(), 1e-3, 10.0, num_steps=40, verbose=1)
     assert len(result.lrs) == len(result.losses) == len(result.smoothed_losses) == 40
-    assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, result.smoothed_losses)
+    fitted = fit_loss_curve(result.lrs, result.probe_losses)
+    assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, fitted, interpolate=True)
     assert 1e-3 < result.lr_min < result.lr_max < 10.0
-    expected_bands = pick_bands(result.lrs, result.losses, result.smoothed_losses, result.lr_min, result.lr_max)
+    shrink = fit_noise_shrink(result.lrs)
+    expected_bands = pick_bands(result.lrs, result.probe_losses, fitted, result.lr_min, result.lr_max, shrink=shrink)
     assert (result.lr_min_band, result.lr_max_band) == expected_bands
     assert result.lr_min_band[0] <= result.lr_min <= result.lr_min_band[1]
     assert result.lr_max_band[0] <= result.lr_max <= result.lr_max_band[1]
@@ -292,6 +302,6 @@ def test_the_lrmax_band_spans_two_dips_of_the_same_depth_but_stops_at_the_rise()
 def test_pick_bands_rejects_a_pick_off_the_curve():
     lrs, smoothed = [0.1, 0.2, 0.3], [3.0, 2.0, 2.5]
     with pytest.raises(ValueError, match="lr_max"):
-        pick_bands(lrs, smoothed, smoothed, 0.1, 0.25)
+        pick_bands(lrs, smoothed, smoothed, 0.1, 0.35)
     with pytest.raises(ValueError, match="`z`"):
         pick_bands(lrs, smoothed, smoothed, 0.1, 0.2, z=-1)

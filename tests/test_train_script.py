@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from keras_s11.lr_finder import suggest_lr_range
+from keras_s11.lr_finder import fit_loss_curve, suggest_lr_range
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "scripts", "train.py")
@@ -90,9 +90,11 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
     assert "test_accuracy_flip_tta" not in json.loads((run / "metrics.json").read_text())
 
 
-def test_range_test_only_saves_the_curve_and_stops(image_folder, tmp_path):
-    result = run_tiny(image_folder, tmp_path, "rt", *"--batch-size 32 --range-test-steps 5 --range-test-only".split())
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_range_test_only_saves_the_curve_and_stops_and_a_second_run_picks_the_same(image_folder, tmp_path):
+    flags = "--batch-size 32 --range-test-steps 5 --range-test-only".split()
+    for name in ("rt", "rt-again"):
+        result = run_tiny(image_folder, tmp_path, name, *flags)
+        assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(os.listdir(tmp_path / "rt")) == [
         "config.json",
         "lr_range_test.json",
@@ -100,8 +102,12 @@ def test_range_test_only_saves_the_curve_and_stops(image_folder, tmp_path):
         "tensorboard",
     ]
     curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
-    assert len(curve["lrs"]) == 5
-    assert (curve["lr_min"], curve["lr_max"]) == suggest_lr_range(curve["lrs"], curve["smoothed_losses"])
+    assert len(curve["lrs"]) == len(curve["probe_losses"]) == len(curve["fitted_losses"]) == 5
+    fitted = fit_loss_curve(curve["lrs"], curve["probe_losses"])
+    assert curve["fitted_losses"] == fitted.tolist()
+    assert (curve["lr_min"], curve["lr_max"]) == suggest_lr_range(curve["lrs"], fitted, interpolate=True)
+    again = json.loads((tmp_path / "rt-again" / "lr_range_test.json").read_text())
+    assert (again["lr_min"], again["lr_max"]) == (curve["lr_min"], curve["lr_max"])  # the same seed, a new process
 
 
 # --- bad input and interruptions, in-process (`main(argv)`) ------------------------------------

@@ -105,7 +105,7 @@ def plot_lr_range_test(
     has_accuracy = accuracies is not None and any(a is not None for a in accuracies)
     figure = Figure(figsize=(11 if has_accuracy else 6, 4), layout="constrained")
     axes = figure.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
-    axes[0].plot(lrs, losses, color="0.75", lw=1, label="loss of each step's batch")
+    axes[0].plot(lrs, losses, color="0.75", lw=1, label="loss of each step")
     if probe_losses is not None and len(probe_losses):
         axes[0].plot(lrs, probe_losses, color="C0", lw=1, label="loss of the probe batch")
     if fitted_losses is not None and len(fitted_losses):
