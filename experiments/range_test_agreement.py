@@ -15,7 +15,10 @@ every curve and their spread (largest pick / smallest pick):
   fall (first loss to minimum) of that minimum; LRMIN as the rule's;
 - `local fit, width W`: the rule on a curve without lag, a local linear fit
   to the raw losses with a Gaussian kernel of W decades of LR around each
-  step (wide kernels round a flat, ragged bottom into one bowl).
+  step (wide kernels round a flat, ragged bottom into one bowl);
+- `probe, local fit 0.5 (the library's rule)`, on curves that recorded the
+  loss of a fixed probe batch after each step: `read_range_test`'s reading,
+  the fit of the probe's losses with picks read between steps.
 
 `--spreads` prints only each reading's spreads (for many curves).
 
@@ -32,11 +35,11 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from keras_s11.lr_finder import suggest_lr_range  # noqa: E402
+from keras_s11.lr_finder import FIT_WIDTH, fit_loss_curve, suggest_lr_range  # noqa: E402
 
 SMOOTHINGS = (0.9, 0.95, 0.98)
 BAND = 0.1
-KERNEL_WIDTHS = (0.2, 0.3, 0.4)  # decades of LR
+KERNEL_WIDTHS = (0.2, 0.3, 0.4, 0.5)  # decades of LR
 
 
 def smooth(losses, weight):
@@ -62,15 +65,10 @@ def band_centre(lrs, smoothed, lr_max, band=BAND):
 
 def local_fit(lrs, losses, width):
     """Local linear fit of the losses against log10(LR), Gaussian kernel of `width` decades: the value at each step."""
-    x, y = np.log10(lrs), np.asarray(losses, dtype=np.float64)
-    offsets = x[None, :] - x[:, None]
-    weights = np.exp(-0.5 * (offsets / width) ** 2)
-    s0, s1, s2 = (np.sum(weights * offsets**k, axis=1) for k in range(3))
-    t0, t1 = np.sum(weights * y, axis=1), np.sum(weights * y * offsets, axis=1)
-    return (s2 * t0 - s1 * t1) / (s0 * s2 - s1**2)
+    return fit_loss_curve(lrs, losses, width)
 
 
-def readings(lrs, losses):
+def readings(lrs, losses, probe_losses=None):
     """`{reading: (lr_min, lr_max)}` for one curve."""
     picks = {}
     for weight in SMOOTHINGS:
@@ -80,6 +78,9 @@ def readings(lrs, losses):
         picks[f"band centre, smoothing {weight}"] = (lr_min, band_centre(lrs, smoothed, lr_max))
     for width in KERNEL_WIDTHS:
         picks[f"local fit, width {width}"] = suggest_lr_range(lrs, local_fit(lrs, losses, width))
+    if probe_losses:
+        fitted = fit_loss_curve(lrs, probe_losses, FIT_WIDTH)
+        picks[f"probe, local fit {FIT_WIDTH} (the library's rule)"] = suggest_lr_range(lrs, fitted, interpolate=True)
     return picks
 
 
@@ -96,11 +97,14 @@ def main():
                 curve = json.load(f)
         except (OSError, ValueError) as error:
             sys.exit(f"error: cannot read {path}: {error}")
-        curves[os.path.basename(os.path.normpath(run_dir))] = readings(curve["lrs"], curve["losses"])
+        name = os.path.basename(os.path.normpath(run_dir))
+        curves[name] = readings(curve["lrs"], curve["losses"], curve.get("probe_losses"))
     names = [] if args.spreads else list(curves)
     print("| reading | " + "".join(f"{name} | " for name in names) + "LRMAX spread | LRMIN spread |")
     print("|---|" + "---:|" * (len(names) + 2))
     for reading in next(iter(curves.values())):
+        if not all(reading in picks for picks in curves.values()):
+            continue  # a probe reading where some curves have no probe
         picks = [curves[name][reading] for name in curves]
         lr_mins, lr_maxs = [p[0] for p in picks], [p[1] for p in picks]
         cells = "".join(f"{curves[name][reading][0]:.4g} / {curves[name][reading][1]:.4g} | " for name in names)
