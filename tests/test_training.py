@@ -75,6 +75,9 @@ def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder
     assert [step for step, _ in curve["range_test/loss"]] == list(range(10))
     np.testing.assert_allclose([v for _, v in curve["range_test/loss"]], result.range_test.losses, rtol=1e-6)
     np.testing.assert_allclose([v for _, v in curve["range_test/learning_rate"]], result.range_test.lrs, rtol=1e-6)
+    test = result.range_test
+    for name, values in (("probe_loss", test.probe_losses), ("fitted_loss", test.fitted_losses)):
+        np.testing.assert_allclose([v for _, v in curve[f"range_test/{name}"]], values, rtol=1e-6)
     assert curve["range_test/lr_max"] == [(0, pytest.approx(result.lr_max, rel=1e-6))]
 
 
