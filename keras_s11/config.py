@@ -21,6 +21,7 @@ INITS = ("torch", "glorot")
 RESIDUAL_INITS = ("same", "dirac")
 PREP_INITS = ("same", "whiten")
 WEIGHT_DECAY_SCOPES = ("kernels", "all")
+RANGE_TEST_READINGS = ("fitted", "smoothed")  # keras_s11.lr_finder.READINGS
 
 
 class ConfigError(ValueError):
@@ -107,6 +108,13 @@ class TrainConfig:
     range_test_start: float = _setting(1e-3, "first LR of the range test", FINDER, cli.positive_float)
     range_test_end: float = _setting(10.0, "last LR of the range test", FINDER, cli.positive_float)
     range_test_only: bool = _setting(False, "run the LR range test, save its curve, stop", FINDER)
+    range_test_reading: str = _setting(
+        "fitted",
+        "how the picks are read: off a fixed probe batch's loss, fitted against log LR; or off the moving "
+        "average of each step's own loss (the rule of the runs recorded before 2026-12-07)",
+        FINDER,
+        choices=RANGE_TEST_READINGS,
+    )
     width: int = _setting(64, "channels of the PrepLayer (smaller for quick runs)", RUN, cli.positive_int)
     init: str = _setting(
         "torch",
@@ -200,6 +208,7 @@ def _check_types(config):
         ("residual_init", RESIDUAL_INITS),
         ("prep_init", PREP_INITS),
         ("weight_decay_scope", WEIGHT_DECAY_SCOPES),
+        ("range_test_reading", RANGE_TEST_READINGS),
         ("precision", PRECISIONS),
         ("jit_compile", JIT_COMPILE),
         ("strategy", STRATEGIES),

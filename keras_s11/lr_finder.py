@@ -25,6 +25,8 @@ SMOOTHED_LR_RULE = (
     "minimum; LRMIN = the first LR at which the smoothed loss has covered 10 % of its fall from the start to "
     "that minimum"
 )
+# How `read_range_test` reads a curve: `LR_RULE` (or `BATCH_LR_RULE`), or `SMOOTHED_LR_RULE`.
+READINGS = ("fitted", "smoothed")
 # Width, in decades of LR, of the Gaussian kernel of `fit_loss_curve`.
 FIT_WIDTH = 0.5
 
@@ -390,7 +392,16 @@ def first_batch(dataset):
 
 
 def find_lr_range(
-    model, dataset, start_lr=1e-3, end_lr=10.0, num_steps=100, mode="exponential", verbose=1, probe=True, **kwargs
+    model,
+    dataset,
+    start_lr=1e-3,
+    end_lr=10.0,
+    num_steps=100,
+    mode="exponential",
+    verbose=1,
+    probe=True,
+    reading="fitted",
+    **kwargs,
 ):
     """Runs `LRRangeTest` on `model` and suggests LRMIN and LRMAX.
 
@@ -410,12 +421,14 @@ def find_lr_range(
     """
     from keras_s11.callbacks.lr_range_test import LRRangeTest
 
+    if reading not in READINGS:
+        raise ValueError(f"Argument `reading` must be one of {READINGS}. Received: reading={reading!r}")
     dataset = repeat_input(dataset)
     if probe is True:
-        probe = first_batch(dataset)
+        probe = first_batch(dataset) if reading == "fitted" else None
     test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, probe=probe or None, **kwargs)
     model.fit(dataset, steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
-    result = read_range_test(test)
+    result = read_range_test(test, reading=reading)
     if verbose:
         (min_low, min_high), (max_low, max_high) = result.lr_min_band, result.lr_max_band
         bands = f"bands {min_low:.4g}-{min_high:.4g} and {max_low:.4g}-{max_high:.4g}"
@@ -423,7 +436,7 @@ def find_lr_range(
     return result
 
 
-def read_range_test(test, width=FIT_WIDTH):
+def read_range_test(test, reading="fitted", width=FIT_WIDTH):
     """Reads LRMIN and LRMAX off an `LRRangeTest` that has run: the rule of `LR_RULE`.
 
     The curve read is `fit_loss_curve` of the probe batch's losses, or of
@@ -432,8 +445,13 @@ def read_range_test(test, width=FIT_WIDTH):
     (`suggest_lr_range(..., interpolate=True)`), each with its band
     (`pick_bands`); a wide band warns (`LRRangeWarning`).
 
+    `reading="smoothed"` reads the moving average of each step's own loss
+    instead, at the steps (`SMOOTHED_LR_RULE`, the rule of the runs recorded
+    before 2026-12-07): its picks wander over the curve's flat bottom.
+
     Args:
         test: An `LRRangeTest` after `fit`.
+        reading: `"fitted"` or `"smoothed"`.
         width: Width of the fit's kernel in decades of LR.
 
     Returns:
@@ -445,6 +463,10 @@ def read_range_test(test, width=FIT_WIDTH):
     >>> model.fit(train_ds, epochs=2, callbacks=[test])
     >>> read_range_test(test).lr_max
     """
+    if reading not in READINGS:
+        raise ValueError(f"Argument `reading` must be one of {READINGS}. Received: reading={reading!r}")
+    if reading == "smoothed":
+        return _read_smoothed(test)
     losses = test.probe_losses or test.losses
     fitted = fit_loss_curve(test.lrs, losses, width)
     lr_min, lr_max = suggest_lr_range(test.lrs, fitted, interpolate=True)
@@ -464,4 +486,24 @@ def read_range_test(test, width=FIT_WIDTH):
         lr_max_band=lr_max_band,
         probe_losses=test.probe_losses or None,
         fitted_losses=[float(v) if np.isfinite(v) else None for v in fitted],
+    )
+
+
+def _read_smoothed(test):
+    """The reading of `SMOOTHED_LR_RULE`: the moving average of each step's own loss, picks at the steps."""
+    lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)
+    lr_min_band, lr_max_band = pick_bands(test.lrs, test.losses, test.smoothed_losses, lr_min, lr_max, test.smoothing)
+    warn_if_wide(lr_min_band, lr_max_band)
+    return LRRangeResult(
+        lrs=test.lrs,
+        losses=test.losses,
+        smoothed_losses=test.smoothed_losses,
+        accuracies=test.accuracies,
+        lr_min=lr_min,
+        lr_max=lr_max,
+        diverged=test.diverged,
+        rule=SMOOTHED_LR_RULE,
+        lr_min_band=lr_min_band,
+        lr_max_band=lr_max_band,
+        probe_losses=test.probe_losses or None,
     )

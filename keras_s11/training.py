@@ -312,6 +312,7 @@ def _find_lrs(config, model, make_input, run):
         config.range_test_end,
         config.range_test_steps,
         verbose=config.verbose,
+        reading=config.range_test_reading,
     )
     print(f"LR range test took {time.time() - start:.0f} s")
     write_json(run.file(run_layout.RANGE_TEST), result.to_dict())

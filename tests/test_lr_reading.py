@@ -11,6 +11,7 @@ from keras_s11.callbacks import LRRangeTest
 from keras_s11.lr_finder import (
     BATCH_LR_RULE,
     LR_RULE,
+    SMOOTHED_LR_RULE,
     LRRangeWarning,
     find_lr_range,
     first_batch,
@@ -187,3 +188,12 @@ def test_find_lr_range_probes_the_first_batch():
     plain = find_lr_range(tiny_model(lr=0.05), ds, 1e-3, 1.0, num_steps=8, verbose=0, probe=False)
     assert plain.probe_losses is None and plain.rule == BATCH_LR_RULE
     assert plain.losses == result.losses  # the probe changes no step
+
+
+def test_the_smoothed_reading_is_the_rule_of_the_recorded_runs():
+    ds, _, _ = tiny_dataset(batches=6)
+    result = find_lr_range(tiny_model(lr=0.05), ds, 1e-3, 1.0, num_steps=8, verbose=0, reading="smoothed")
+    assert result.rule == SMOOTHED_LR_RULE and result.probe_losses is None and result.fitted_losses is None
+    assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, result.smoothed_losses)
+    with pytest.raises(ValueError, match="`reading`"):
+        find_lr_range(tiny_model(), ds, num_steps=2, verbose=0, reading="lowest")
