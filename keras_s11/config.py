@@ -109,9 +109,9 @@ class TrainConfig:
     range_test_end: float = _setting(10.0, "last LR of the range test", FINDER, cli.positive_float)
     range_test_only: bool = _setting(False, "run the LR range test, save its curve, stop", FINDER)
     range_test_reading: str = _setting(
-        "fitted",
-        "how the picks are read: off a fixed probe batch's loss, fitted against log LR; or off the moving "
-        "average of each step's own loss (the rule of the runs recorded before 2026-12-07)",
+        "smoothed",
+        "how the picks are read: off the moving average of each step's own loss; or (fitted) off a fixed probe "
+        "batch's loss, fitted against log LR: steadier picks, lower LRs, less accuracy so far (docs/RESULTS.md)",
         FINDER,
         choices=RANGE_TEST_READINGS,
     )

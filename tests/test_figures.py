@@ -63,7 +63,7 @@ def test_range_test_figure_takes_the_result_in_one_piece():
         plot_lr_range_test(**result.to_dict()),
     ):
         assert drawn(figure) == expected
-        assert "Rule: on the loss of a fixed probe batch" in figure.get_supxlabel()
+        assert "Rule: LRMAX = the LR at the lowest" in figure.get_supxlabel()
     assert "diverged" in plot_lr_range_test(range_result(diverged=True)).axes[0].get_title()
 
 

@@ -192,7 +192,7 @@ def learnable_dataset(n=1024, batch_size=64, seed=0):
 def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):
     model = tiny_model(lr=0.05)
     weights = [np.array(w) for w in model.get_weights()]
-    result = find_lr_range(model, learnable_dataset(), 1e-3, 10.0, num_steps=40, verbose=1)
+    result = find_lr_range(model, learnable_dataset(), 1e-3, 10.0, num_steps=40, verbose=1, reading="fitted")
     assert len(result.lrs) == len(result.losses) == len(result.smoothed_losses) == 40
     fitted = fit_loss_curve(result.lrs, result.probe_losses)
     assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, fitted, interpolate=True)

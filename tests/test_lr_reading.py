@@ -9,9 +9,9 @@ import pytest
 
 from keras_s11.callbacks import LRRangeTest
 from keras_s11.lr_finder import (
-    BATCH_LR_RULE,
+    FITTED_BATCH_LR_RULE,
+    FITTED_LR_RULE,
     LR_RULE,
-    SMOOTHED_LR_RULE,
     LRRangeWarning,
     find_lr_range,
     first_batch,
@@ -131,18 +131,18 @@ def test_reading_a_flat_start_an_early_divergence_and_a_minimum_at_the_first_lr(
     # Flat until LR 0.01, then a fall (diverged at 0.3): LRMIN within the kernel's width (0.5
     # decades) of the corner, which the fit rounds; LRMAX at the last finite step.
     flat = np.where(X < -2, 2.3, 2.3 - 0.4 * (X + 2))
-    result = read_range_test(_finished_test(np.where(X < -0.5, flat, np.nan)))
+    result = read_range_test(_finished_test(np.where(X < -0.5, flat, np.nan)), reading="fitted")
     assert 10**-2.5 < result.lr_min < 10**-1.5
     assert result.lr_max == LRS[X < -0.5][-1]
     # Diverged at step 60: the picks come from the steps before.
     curve = _probe_like()
     curve[60:] = np.nan
-    result = read_range_test(_finished_test(curve))
+    result = read_range_test(_finished_test(curve), reading="fitted")
     assert result.lr_max < LRS[60]
     assert result.fitted_losses[59] is not None
     # The loss only rises: both picks are the first LR, with a warning.
     with pytest.warns(LRRangeWarning, match="first LR"):
-        result = read_range_test(_finished_test(2.0 + 0.1 * (X + 3)))
+        result = read_range_test(_finished_test(2.0 + 0.1 * (X + 3)), reading="fitted")
     assert result.lr_min == result.lr_max == LRS[0]
 
 
@@ -150,11 +150,11 @@ def test_the_rule_names_the_curve_it_read():
     curve = _probe_like()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LRRangeWarning)
-        assert read_range_test(_finished_test(curve)).rule == LR_RULE
+        assert read_range_test(_finished_test(curve), reading="fitted").rule == FITTED_LR_RULE
         no_probe = _finished_test(curve)
         no_probe.probe_losses = []
-        result = read_range_test(no_probe)
-    assert result.rule == BATCH_LR_RULE and result.probe_losses is None
+        result = read_range_test(no_probe, reading="fitted")
+    assert result.rule == FITTED_BATCH_LR_RULE and result.probe_losses is None
     assert result.fitted_losses == fit_loss_curve(LRS, curve).tolist()
 
 
@@ -181,19 +181,19 @@ def test_find_lr_range_probes_the_first_batch():
     ds, x, y = tiny_dataset(batches=6)
     np.testing.assert_array_equal(first_batch(ds)[0], x[:8])
     model = tiny_model(lr=0.05)
-    result = find_lr_range(model, ds, 1e-3, 1.0, num_steps=8, verbose=0)
+    result = find_lr_range(model, ds, 1e-3, 1.0, num_steps=8, verbose=0, reading="fitted")
     assert len(result.probe_losses) == 8
     fitted = fit_loss_curve(result.lrs, result.probe_losses)
     assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, fitted, interpolate=True)
-    plain = find_lr_range(tiny_model(lr=0.05), ds, 1e-3, 1.0, num_steps=8, verbose=0, probe=False)
-    assert plain.probe_losses is None and plain.rule == BATCH_LR_RULE
+    plain = find_lr_range(tiny_model(lr=0.05), ds, 1e-3, 1.0, num_steps=8, verbose=0, probe=False, reading="fitted")
+    assert plain.probe_losses is None and plain.rule == FITTED_BATCH_LR_RULE
     assert plain.losses == result.losses  # the probe changes no step
 
 
-def test_the_smoothed_reading_is_the_rule_of_the_recorded_runs():
+def test_the_smoothed_reading_is_the_default_and_the_rule_of_the_recorded_runs():
     ds, _, _ = tiny_dataset(batches=6)
-    result = find_lr_range(tiny_model(lr=0.05), ds, 1e-3, 1.0, num_steps=8, verbose=0, reading="smoothed")
-    assert result.rule == SMOOTHED_LR_RULE and result.probe_losses is None and result.fitted_losses is None
+    result = find_lr_range(tiny_model(lr=0.05), ds, 1e-3, 1.0, num_steps=8, verbose=0)
+    assert result.rule == LR_RULE and result.probe_losses is None and result.fitted_losses is None
     assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, result.smoothed_losses)
     with pytest.raises(ValueError, match="`reading`"):
         find_lr_range(tiny_model(), ds, num_steps=2, verbose=0, reading="lowest")

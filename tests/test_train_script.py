@@ -91,7 +91,7 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
 
 
 def test_range_test_only_saves_the_curve_and_stops_and_a_second_run_picks_the_same(image_folder, tmp_path):
-    flags = "--batch-size 32 --range-test-steps 5 --range-test-only".split()
+    flags = "--batch-size 32 --range-test-steps 5 --range-test-only --range-test-reading fitted".split()
     for name in ("rt", "rt-again"):
         result = run_tiny(image_folder, tmp_path, name, *flags)
         assert result.returncode == 0, result.stderr[-2000:]

@@ -30,7 +30,8 @@ def event_scalars(folder):
 
 def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder, tmp_path):
     runs = tmp_path / "runs"
-    result = train(data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False, **TINY)
+    settings = dict(TINY, range_test_reading="fitted")  # the probe's curves go to TensorBoard too
+    result = train(data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False, **settings)
 
     run = runs / "lib"
     assert isinstance(result, TrainResult) and result.run_path == str(run)
@@ -42,7 +43,7 @@ def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder
     assert (result.lr_min, result.lr_max) == (result.range_test.lr_min, result.range_test.lr_max)
     assert result.lr_min < result.lr_max and result.report_path is None
     assert result.config == dataclasses.replace(
-        TrainConfig(**TINY), data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False
+        TrainConfig(**settings), data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False
     )
     config = json.loads((run / "config.json").read_text())
     assert config["run_name"] == "lib" and config["lr_max_used"] == result.lr_max and config["tensorboard"] is True
