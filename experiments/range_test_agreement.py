@@ -35,7 +35,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from keras_s11.lr_finder import FIT_WIDTH, fit_loss_curve, suggest_lr_range  # noqa: E402
+from keras_s11.lr_finder import FIT_WIDTH, fit_loss_curve, moving_average, suggest_lr_range  # noqa: E402
 
 SMOOTHINGS = (0.9, 0.95, 0.98)
 BAND = 0.1
@@ -44,11 +44,7 @@ KERNEL_WIDTHS = (0.2, 0.3, 0.4, 0.5)  # decades of LR
 
 def smooth(losses, weight):
     """Bias-corrected exponential moving average, as the range test records it."""
-    average, smoothed = 0.0, []
-    for step, loss in enumerate(losses, start=1):
-        average = weight * average + (1 - weight) * loss
-        smoothed.append(average / (1 - weight**step))
-    return np.array(smoothed)
+    return moving_average(losses, weight)
 
 
 def band_centre(lrs, smoothed, lr_max, band=BAND):

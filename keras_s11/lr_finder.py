@@ -477,13 +477,17 @@ def read_range_test(test, reading="smoothed", width=FIT_WIDTH):
     if reading not in READINGS:
         raise ValueError(f"Argument `reading` must be one of {READINGS}. Received: reading={reading!r}")
     if reading == "smoothed":
-        return _read_smoothed(test)
-    losses = test.probe_losses or test.losses
-    fitted = fit_loss_curve(test.lrs, losses, width)
-    lr_min, lr_max = suggest_lr_range(test.lrs, fitted, interpolate=True)
-    shrink = fit_noise_shrink(test.lrs, width)
-    lr_min_band, lr_max_band = pick_bands(test.lrs, losses, fitted, lr_min, lr_max, shrink=shrink)
-    warn_if_wide(lr_min_band, lr_max_band)
+        fitted = None
+        lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)
+        bands = pick_bands(test.lrs, test.losses, test.smoothed_losses, lr_min, lr_max, test.smoothing)
+        rule = LR_RULE
+    else:
+        losses = test.probe_losses or test.losses
+        fitted = fit_loss_curve(test.lrs, losses, width)
+        lr_min, lr_max = suggest_lr_range(test.lrs, fitted, interpolate=True)
+        bands = pick_bands(test.lrs, losses, fitted, lr_min, lr_max, shrink=fit_noise_shrink(test.lrs, width))
+        rule = FITTED_LR_RULE if test.probe_losses else FITTED_BATCH_LR_RULE
+    warn_if_wide(*bands)
     return LRRangeResult(
         lrs=test.lrs,
         losses=test.losses,
@@ -492,29 +496,18 @@ def read_range_test(test, reading="smoothed", width=FIT_WIDTH):
         lr_min=lr_min,
         lr_max=lr_max,
         diverged=test.diverged,
-        rule=FITTED_LR_RULE if test.probe_losses else FITTED_BATCH_LR_RULE,
-        lr_min_band=lr_min_band,
-        lr_max_band=lr_max_band,
+        rule=rule,
+        lr_min_band=bands[0],
+        lr_max_band=bands[1],
         probe_losses=test.probe_losses or None,
-        fitted_losses=[float(v) if np.isfinite(v) else None for v in fitted],
+        fitted_losses=None if fitted is None else [float(v) if np.isfinite(v) else None for v in fitted],
     )
 
 
-def _read_smoothed(test):
-    """The reading of `LR_RULE`: the moving average of each step's own loss, picks at the steps."""
-    lr_min, lr_max = suggest_lr_range(test.lrs, test.smoothed_losses)
-    lr_min_band, lr_max_band = pick_bands(test.lrs, test.losses, test.smoothed_losses, lr_min, lr_max, test.smoothing)
-    warn_if_wide(lr_min_band, lr_max_band)
-    return LRRangeResult(
-        lrs=test.lrs,
-        losses=test.losses,
-        smoothed_losses=test.smoothed_losses,
-        accuracies=test.accuracies,
-        lr_min=lr_min,
-        lr_max=lr_max,
-        diverged=test.diverged,
-        rule=LR_RULE,
-        lr_min_band=lr_min_band,
-        lr_max_band=lr_max_band,
-        probe_losses=test.probe_losses or None,
-    )
+def moving_average(losses, smoothing=0.9):
+    """The bias-corrected exponential moving average that `LRRangeTest` records as `smoothed_losses`."""
+    average, smoothed = 0.0, []
+    for step, loss in enumerate(losses, start=1):
+        average = smoothing * average + (1 - smoothing) * loss
+        smoothed.append(average / (1 - smoothing**step))
+    return np.array(smoothed)

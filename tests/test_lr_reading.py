@@ -16,6 +16,7 @@ from keras_s11.lr_finder import (
     find_lr_range,
     first_batch,
     fit_loss_curve,
+    moving_average,
     read_range_test,
     suggest_lr_range,
 )
@@ -93,7 +94,7 @@ def test_lrmax_moves_less_than_five_percent_under_one_percent_noise():
     moves = []
     for seed in range(200):
         noisy = clean * (1 + 0.01 * np.random.default_rng(seed).standard_normal(LRS.size))
-        moves.append(abs(np.log(suggest_lr_range(LRS, _moving_average(noisy, 0.9))[1] / reference)))
+        moves.append(abs(np.log(suggest_lr_range(LRS, moving_average(noisy, 0.9))[1] / reference)))
     assert np.exp(max(moves)) > 1.5
 
 
@@ -107,20 +108,12 @@ def test_lrmin_moves_less_than_a_tenth_under_the_probe_batchs_own_noise():
     assert np.mean(np.abs(np.log(lr_min_ratios)) > np.log(1.10)) > 0.1
 
 
-def _moving_average(losses, weight):
-    average, smoothed = 0.0, []
-    for step, loss in enumerate(losses, start=1):
-        average = weight * average + (1 - weight) * loss
-        smoothed.append(average / (1 - weight**step))
-    return np.array(smoothed)
-
-
 def _finished_test(probe_losses, losses=None):
     losses = probe_losses if losses is None else losses
     return types.SimpleNamespace(
         lrs=list(LRS[: len(probe_losses)]),
         losses=list(losses),
-        smoothed_losses=list(_moving_average(losses, 0.9)),
+        smoothed_losses=list(moving_average(losses, 0.9)),
         accuracies=[None] * len(probe_losses),
         probe_losses=list(probe_losses),
         diverged=False,
@@ -169,6 +162,7 @@ def test_the_probe_records_the_loss_on_its_batch_and_changes_nothing():
     without.fit(ds, epochs=1, callbacks=[plain], verbose=0, shuffle=False)
     # The same steps, bit for bit: the probe leaves the weights and the BatchNorm statistics alone.
     assert test.losses == plain.losses
+    np.testing.assert_allclose(moving_average(test.losses), test.smoothed_losses, rtol=1e-12)
     for a, b in zip(with_probe.get_weights(), without.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     # The last probe loss is the model's loss on the batch, in training mode, after the last step.
