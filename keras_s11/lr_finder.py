@@ -118,8 +118,8 @@ def fit_loss_curve(lrs, losses, width=FIT_WIDTH):
         width: Standard deviation of the kernel, in decades of LR, > 0.
 
     Returns:
-        The fitted losses, a float64 NumPy array (NaN where no finite loss is
-        within reach of the kernel).
+        The fitted losses, a float64 NumPy array (NaN at the steps whose
+        loss is not finite).
 
     Raises:
         ValueError: If the curves are empty or of different lengths, or
@@ -256,8 +256,9 @@ def pick_bands(lrs, losses, smoothed_losses, lr_min, lr_max, smoothing=0.9, rise
     spread of each step's loss around the smoothed loss, within
     `NOISE_HALF_WIDTH` steps of the pick, times the factor by which the
     smoothing shrinks it: `shrink`, or for a moving average
-    `sqrt((1 - smoothing) / (1 + smoothing))`. The band of LRMAX holds every LR up to the first rise that
-    ends the search (as in `suggest_lr_range`) whose smoothed loss is within
+    `sqrt((1 - smoothing) / (1 + smoothing))`. The band of LRMAX holds
+    every LR up to the first rise that ends the search (as in
+    `suggest_lr_range`) whose smoothed loss is within
     `z` of those noise levels of the minimum: a flat bottom, or a second dip
     as deep, gives a wide band. The band of LRMIN holds every LR up to LRMAX
     whose smoothed loss is within the same margin of the level that marks
