@@ -59,11 +59,6 @@ def band_centre(lrs, smoothed, lr_max, band=BAND):
     return float(np.sqrt(lrs[low] * lrs[high]))
 
 
-def local_fit(lrs, losses, width):
-    """Local linear fit of the losses against log10(LR), Gaussian kernel of `width` decades: the value at each step."""
-    return fit_loss_curve(lrs, losses, width)
-
-
 def readings(lrs, losses, probe_losses=None):
     """`{reading: (lr_min, lr_max)}` for one curve."""
     picks = {}
@@ -73,7 +68,7 @@ def readings(lrs, losses, probe_losses=None):
         picks[f"rule, smoothing {weight}"] = (lr_min, lr_max)
         picks[f"band centre, smoothing {weight}"] = (lr_min, band_centre(lrs, smoothed, lr_max))
     for width in KERNEL_WIDTHS:
-        picks[f"local fit, width {width}"] = suggest_lr_range(lrs, local_fit(lrs, losses, width))
+        picks[f"local fit, width {width}"] = suggest_lr_range(lrs, fit_loss_curve(lrs, losses, width))
     if probe_losses:
         fitted = fit_loss_curve(lrs, probe_losses, FIT_WIDTH)
         picks[f"probe, local fit {FIT_WIDTH} (the library's rule)"] = suggest_lr_range(lrs, fitted, interpolate=True)
