@@ -21,7 +21,7 @@ INITS = ("torch", "glorot")
 RESIDUAL_INITS = ("same", "dirac")
 PREP_INITS = ("same", "whiten")
 WEIGHT_DECAY_SCOPES = ("kernels", "all")
-RANGE_TEST_READINGS = ("fitted", "smoothed")  # keras_s11.lr_finder.READINGS
+RANGE_TEST_READINGS = ("fitted", "lagged", "smoothed")  # keras_s11.lr_finder.READINGS
 
 
 class ConfigError(ValueError):
@@ -111,7 +111,8 @@ class TrainConfig:
     range_test_reading: str = _setting(
         "smoothed",
         "how the picks are read: off the moving average of each step's own loss; or (fitted) off a fixed probe "
-        "batch's loss, fitted against log LR: steadier picks, lower LRs, less accuracy so far (docs/RESULTS.md)",
+        "batch's loss, fitted against log LR: steadier picks, lower LRs, less accuracy so far; or (lagged) the "
+        "fitted picks moved up by the moving average's lag, onto the smoothed reading's scale (docs/RESULTS.md)",
         FINDER,
         choices=RANGE_TEST_READINGS,
     )

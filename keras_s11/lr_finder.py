@@ -13,21 +13,31 @@ LR_RULE = (
 )
 
 
-def _fitted_rule(curve):
-    return (
+def _fitted_rule(curve, lagged=False):
+    rule = (
         f"on the loss of {curve}, fitted against log LR (a local linear fit, Gaussian kernel of 0.5 decades): "
         "LRMAX = the LR at the lowest fitted loss before the fitted loss first rises 5 % above its running "
         "minimum; LRMIN = the first LR at which the fitted loss has covered 10 % of its fall from the start "
         "to that minimum"
     )
+    if lagged:
+        rule += (
+            "; both picks then moved up the test's schedule by the moving average's mean lag "
+            "(smoothing / (1 - smoothing) steps, 9 at 0.9), onto the smoothed reading's LR scale"
+        )
+    return rule
 
 
-# The fitted reading (`read_range_test(..., reading="fitted")`), of a probe batch or of each step's own batch.
+# The fitted readings (`read_range_test(..., reading="fitted" or "lagged")`), of a probe batch or of each
+# step's own batch.
 FITTED_LR_RULE = _fitted_rule("a fixed probe batch after each step")
 FITTED_BATCH_LR_RULE = _fitted_rule("each step's own batch")
+LAGGED_LR_RULE = _fitted_rule("a fixed probe batch after each step", lagged=True)
+LAGGED_BATCH_LR_RULE = _fitted_rule("each step's own batch", lagged=True)
 
-# How `read_range_test` reads a curve: `LR_RULE`, or `FITTED_LR_RULE` (`FITTED_BATCH_LR_RULE` without a probe).
-READINGS = ("fitted", "smoothed")
+# How `read_range_test` reads a curve: `FITTED_LR_RULE`, `LAGGED_LR_RULE` or `LR_RULE` (the `*_BATCH_*`
+# rules without a probe).
+READINGS = ("fitted", "lagged", "smoothed")
 # Width, in decades of LR, of the Gaussian kernel of `fit_loss_curve`.
 FIT_WIDTH = 0.5
 
@@ -416,11 +426,11 @@ def find_lr_range(
             (repeated here as needed, see `repeat_input`).
         start_lr, end_lr, num_steps, mode: As in `LRRangeTest`.
         verbose: Verbosity of `fit`; also prints the suggestion when > 0.
-        probe: For `reading="fitted"`: `True` measures the loss of the
+        probe: For the fitted readings: `True` measures the loss of the
             input's first batch after each step (`first_batch`), an `(x, y)`
             batch that one, `False` none.
-        reading: How the curve is read, `"smoothed"` or `"fitted"`
-            (`read_range_test`).
+        reading: How the curve is read, `"smoothed"`, `"fitted"` or
+            `"lagged"` (`read_range_test`).
         **kwargs: Further `LRRangeTest` arguments.
 
     Returns:
@@ -432,7 +442,7 @@ def find_lr_range(
         raise ValueError(f"Argument `reading` must be one of {READINGS}. Received: reading={reading!r}")
     dataset = repeat_input(dataset)
     if probe is True:
-        probe = first_batch(dataset) if reading == "fitted" else None
+        probe = None if reading == "smoothed" else first_batch(dataset)
     test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, probe=probe or None, **kwargs)
     model.fit(dataset, steps_per_epoch=num_steps, epochs=1, callbacks=[test], verbose=verbose, shuffle=False)
     result = read_range_test(test, reading=reading)
@@ -458,12 +468,17 @@ def read_range_test(test, reading="smoothed", width=FIT_WIDTH):
     as steady, but lower (the moving average lags the growing LR), and the
     cycle they give has trained less accurate models so far.
 
+    `reading="lagged"` (`LAGGED_LR_RULE`): the fitted picks and their
+    bands moved up the schedule by the moving average's mean lag,
+    `smoothing / (1 - smoothing)` steps (`along_schedule`): as steady as
+    the fitted reading, on the smoothed reading's LR scale.
+
     Either way each pick comes with its band (`pick_bands`); a wide band
     warns (`LRRangeWarning`).
 
     Args:
         test: An `LRRangeTest` after `fit`.
-        reading: `"fitted"` or `"smoothed"`.
+        reading: `"fitted"`, `"lagged"` or `"smoothed"`.
         width: Width of the fit's kernel in decades of LR.
 
     Returns:
@@ -488,6 +503,11 @@ def read_range_test(test, reading="smoothed", width=FIT_WIDTH):
         lr_min, lr_max = suggest_lr_range(test.lrs, fitted, interpolate=True)
         bands = pick_bands(test.lrs, losses, fitted, lr_min, lr_max, shrink=fit_noise_shrink(test.lrs, width))
         rule = FITTED_LR_RULE if test.probe_losses else FITTED_BATCH_LR_RULE
+        if reading == "lagged":
+            lag = test.smoothing / (1 - test.smoothing)
+            lr_min, lr_max = (along_schedule(test.lrs, lr, lag) for lr in (lr_min, lr_max))
+            bands = tuple(tuple(along_schedule(test.lrs, lr, lag) for lr in band) for band in bands)
+            rule = LAGGED_LR_RULE if test.probe_losses else LAGGED_BATCH_LR_RULE
     warn_if_wide(*bands)
     return LRRangeResult(
         lrs=test.lrs,
@@ -503,6 +523,33 @@ def read_range_test(test, reading="smoothed", width=FIT_WIDTH):
         probe_losses=test.probe_losses or None,
         fitted_losses=None if fitted is None else [float(v) if np.isfinite(v) else None for v in fitted],
     )
+
+
+def along_schedule(lrs, lr, steps):
+    """The LR `steps` steps (a float) further along a range test's schedule than `lr`.
+
+    Both are read between steps, linear in log LR; past the last step the
+    answer is the last LR.
+
+    Args:
+        lrs: The test's LRs, increasing.
+        lr: An LR within them.
+        steps: How many steps to move, >= 0.
+
+    Returns:
+        The LR, a float.
+
+    Example:
+
+    >>> along_schedule([0.001, 0.01, 0.1, 1.0], 0.01, 1.5)
+    0.316...
+    """
+    log_lrs = np.log(np.asarray(lrs, dtype=np.float64))
+    step = np.arange(log_lrs.size)
+    position = np.interp(np.log(lr), log_lrs, step) + steps
+    if position >= step[-1]:
+        return float(lrs[-1])
+    return float(np.exp(np.interp(position, step, log_lrs)))
 
 
 def moving_average(losses, smoothing=0.9):

@@ -11,8 +11,11 @@ from keras_s11.callbacks import LRRangeTest
 from keras_s11.lr_finder import (
     FITTED_BATCH_LR_RULE,
     FITTED_LR_RULE,
+    LAGGED_BATCH_LR_RULE,
+    LAGGED_LR_RULE,
     LR_RULE,
     LRRangeWarning,
+    along_schedule,
     find_lr_range,
     first_batch,
     fit_loss_curve,
@@ -106,12 +109,13 @@ def test_lrmin_moves_less_than_a_tenth_under_the_probe_batchs_own_noise():
     assert np.all(np.abs(np.log(lr_min_ratios)) < np.log(1.10))
 
 
-def _finished_test(probe_losses, losses=None):
+def _finished_test(probe_losses, losses=None, smoothing=0.9):
     losses = probe_losses if losses is None else losses
     return types.SimpleNamespace(
         lrs=list(LRS[: len(probe_losses)]),
         losses=list(losses),
-        smoothed_losses=list(moving_average(losses, 0.9)),
+        smoothing=smoothing,
+        smoothed_losses=list(moving_average(losses, smoothing)),
         accuracies=[None] * len(probe_losses),
         probe_losses=list(probe_losses),
         diverged=False,
@@ -147,6 +151,43 @@ def test_the_rule_names_the_curve_it_read():
         result = read_range_test(no_probe, reading="fitted")
     assert result.rule == FITTED_BATCH_LR_RULE and result.probe_losses is None
     assert result.fitted_losses == fit_loss_curve(LRS, curve).tolist()
+
+
+def test_along_schedule_moves_between_steps_in_log_lr_and_stops_at_the_last_lr():
+    lrs = [0.001, 0.01, 0.1, 1.0, 10.0]
+    assert along_schedule(lrs, 0.01, 1.5) == pytest.approx(10**-0.5, rel=1e-12)
+    assert along_schedule(lrs, 10**-2.5, 1.0) == pytest.approx(10**-1.5, rel=1e-12)
+    assert along_schedule(lrs, 0.1, 0) == pytest.approx(0.1, rel=1e-12)
+    assert along_schedule(lrs, 1.0, 3.0) == 10.0
+
+
+@pytest.mark.parametrize("smoothing, lag", [(0.9, 9.0), (0.8, 4.0)])
+def test_the_lagged_reading_moves_the_fitted_picks_and_bands_by_the_moving_averages_lag(smoothing, lag):
+    # 0.0404 decades a step (LRS): the lagged picks are the fitted ones times 10 ** (4 * lag / 99).
+    factor = 10 ** (4 * lag / 99)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRRangeWarning)
+        fitted = read_range_test(_finished_test(_probe_like(), smoothing=smoothing), reading="fitted")
+        lagged = read_range_test(_finished_test(_probe_like(), smoothing=smoothing), reading="lagged")
+    assert lagged.lr_min == pytest.approx(fitted.lr_min * factor, rel=1e-9)
+    assert lagged.lr_max == pytest.approx(fitted.lr_max * factor, rel=1e-9)
+    for moved, band in ((lagged.lr_min_band, fitted.lr_min_band), (lagged.lr_max_band, fitted.lr_max_band)):
+        np.testing.assert_allclose(moved, np.minimum(np.multiply(band, factor), LRS[-1]), rtol=1e-9)
+    assert lagged.fitted_losses == fitted.fitted_losses and lagged.rule == LAGGED_LR_RULE
+    # The parabola's vertex at 0.1 (kept exactly by the fit) moves to 0.1 * factor.
+    vertex = read_range_test(_finished_test(1.8 + 0.2 * (X + 1.0) ** 2, smoothing=smoothing), reading="lagged")
+    assert vertex.lr_max == pytest.approx(0.1 * factor, rel=1e-9)
+
+
+def test_a_lagged_pick_past_the_end_of_the_test_is_its_last_lr():
+    # The loss falls to the end: the fitted LRMAX is the last LR, and nine steps past it is still the last LR.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRRangeWarning)
+        no_probe = _finished_test(2.3 - 0.1 * (X + 3))
+        no_probe.probe_losses = []
+        result = read_range_test(no_probe, reading="lagged")
+    assert result.lr_max == LRS[-1] and result.lr_max_band[1] == LRS[-1]
+    assert result.rule == LAGGED_BATCH_LR_RULE
 
 
 def test_the_probe_records_the_loss_on_its_batch_and_changes_nothing():
