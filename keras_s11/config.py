@@ -20,6 +20,7 @@ VERBOSITY = (0, 1, 2)
 INITS = ("torch", "glorot")
 RESIDUAL_INITS = ("same", "dirac")
 PREP_INITS = ("same", "whiten")
+FLIPS = ("random", "alternating")  # keras_s11.data.checks.FLIPS
 WEIGHT_DECAY_SCOPES = ("kernels", "all")
 RANGE_TEST_READINGS = ("fitted", "lagged", "smoothed")  # keras_s11.lr_finder.READINGS
 
@@ -137,6 +138,13 @@ class TrainConfig:
         RUN,
         choices=PREP_INITS,
     )
+    flip: str = _setting(
+        "random",
+        "horizontal flips of the training images: a coin per image and epoch, or `alternating` (a coin in "
+        "the first epoch, then each image the other way each epoch, as airbench)",
+        RUN,
+        choices=FLIPS,
+    )
     logit_scale: float = _setting(
         0.125, "constant factor on the FC output before the softmax (Page's recipe)", RUN, cli.positive_float
     )
@@ -208,6 +216,7 @@ def _check_types(config):
         ("init", INITS),
         ("residual_init", RESIDUAL_INITS),
         ("prep_init", PREP_INITS),
+        ("flip", FLIPS),
         ("weight_decay_scope", WEIGHT_DECAY_SCOPES),
         ("range_test_reading", RANGE_TEST_READINGS),
         ("precision", PRECISIONS),

@@ -177,14 +177,16 @@ def _train(config, plan, started, command, user_callbacks):
         )
     # tf.data on TensorFlow, a keras.utils.PyDataset of the same batches on JAX and PyTorch.
     train_ds = shard_by_data(
-        make_train_input(x_train, y_train, config.batch_size, seed=config.seed, initial_epoch=plan.initial_epoch)
+        make_train_input(
+            x_train, y_train, config.batch_size, seed=config.seed, initial_epoch=plan.initial_epoch, flip=config.flip
+        )
     )
 
     # The range test reads batches as `fit` does, and each pass counts as an epoch: it gets an input
     # of its own, so that the training starts at its epoch. A weight average's BatchNorm statistics
     # are recomputed on epoch 0's first batches, resumed or not. Each is built when it is used.
     def fresh_train_input():
-        return shard_by_data(make_train_input(x_train, y_train, config.batch_size, seed=config.seed))
+        return shard_by_data(make_train_input(x_train, y_train, config.batch_size, seed=config.seed, flip=config.flip))
 
     test_ds = shard_by_data(make_eval_input(x_test, y_test, config.batch_size))
     validation_ds = shard_by_data(make_eval_input(*held, batch_size=config.batch_size)) if held else test_ds

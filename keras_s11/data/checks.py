@@ -47,6 +47,22 @@ def check_augmentation(images, padding, cutout):
         )
 
 
+FLIPS = ("random", "alternating")
+
+
+def check_flip(flip):
+    """The flip mode of `flip`: `"random"` for `True`, `None` for `False`, or `"alternating"`.
+
+    Raises:
+        ValueError: Unless `flip` is a bool or one of `FLIPS`.
+    """
+    if isinstance(flip, (bool, np.bool_)):
+        return "random" if flip else None
+    if flip not in FLIPS:
+        raise ValueError(f"Argument `flip` must be True, False or one of {FLIPS}. Received: flip={flip!r}")
+    return flip
+
+
 def train_steps(images, batch_size, initial_epoch):
     """Full batches per epoch, after checking them and `initial_epoch`.
 

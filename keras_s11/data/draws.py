@@ -25,7 +25,7 @@ Uint32Ops = collections.namedtuple("Uint32Ops", ["xor", "right_shift", "multiply
 NUMPY_OPS = Uint32Ops(np.bitwise_xor, np.right_shift, np.multiply)
 
 # Streams: each random quantity has its own, so changing one never moves another.
-ORDER, CROP_Y, CROP_X, FLIP, CUTOUT_Y, CUTOUT_X = range(6)
+ORDER, CROP_Y, CROP_X, FLIP, CUTOUT_Y, CUTOUT_X, FIRST_FLIP = range(7)
 
 _START = 0x9E3779B9  # golden-ratio constant: the chain never starts from 0
 _UINT32 = 2**32
@@ -119,6 +119,29 @@ def epoch_order(seed, epoch, num_images):
     words = [np.array([w], np.uint32) for w in (low, high, ORDER, epoch)]
     keys = hash_words([*words, np.arange(num_images, dtype=np.uint32)])
     return np.argsort(keys).astype(np.int64)
+
+
+def alternating_flips(seed, epoch, indices):
+    """Alternating flips: each image flipped at random in epoch 0, then the other way each epoch.
+
+    Image `i` is flipped in epoch `e` when `hash(seed, FIRST_FLIP, i)` draws
+    a flip (probability 0.5) and `e` is even, or draws none and `e` is odd
+    (airbench's alternating flip): over any two epochs in a row every image
+    is seen both ways, where independent coins show half the images the
+    same way twice.
+
+    Args:
+        seed: Integer seed in `[0, 2**64)`.
+        epoch: Epoch number, `>= 0`.
+        indices: Integer array, the images (their indices in the training set).
+
+    Returns:
+        bool array, the shape of `indices`.
+    """
+    low, high = seed_words(seed)
+    words = [np.array([w], np.uint32) for w in (low, high, FIRST_FLIP)]
+    hashes = hash_words([*words, np.asarray(indices).astype(np.uint32)])
+    return ((hashes >> (32 - DRAW_BITS)) < flip_threshold(0.5)) != bool(epoch % 2)
 
 
 def batch_draws(seed, epoch, step, batch_size, height, width, padding, flip_rate):

@@ -4,7 +4,14 @@ import tensorflow as tf
 
 from keras_s11.data import draws
 from keras_s11.data.augment import Cutout, RandomHorizontalFlip, RandomPadCrop
-from keras_s11.data.checks import check_arrays, check_augmentation, check_batch_size, check_images, train_steps
+from keras_s11.data.checks import (
+    check_arrays,
+    check_augmentation,
+    check_batch_size,
+    check_flip,
+    check_images,
+    train_steps,
+)
 from keras_s11.data.stats import CIFAR10_MEAN, CIFAR10_STD
 
 __all__ = [
@@ -58,6 +65,13 @@ def _batch_draws(seed, epoch, step, batch_size, height, width, padding, flip_rat
     }
 
 
+def _alternating_flips(seed, epoch, indices):
+    """`keras_s11.data.draws.alternating_flips` in TensorFlow ops (the same flips)."""
+    hashes = draws.hash_words([*_words(seed, draws.FIRST_FLIP), tf.cast(indices, tf.uint32)], _TF_OPS)
+    first = tf.bitwise.right_shift(hashes, 32 - draws.DRAW_BITS) < draws.flip_threshold(0.5)
+    return tf.math.logical_xor(first, tf.equal(tf.math.floormod(tf.cast(epoch, tf.int64), 2), 1))
+
+
 def make_augmenter(padding=4, cutout=8, flip=True, seed=0):
     """Returns a function that augments a uint8/float batch of NHWC images at a position.
 
@@ -66,16 +80,22 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=0):
     which normalises to zero. `augment(images, position=(epoch, step))`
     draws from `(seed, epoch, step)` alone (`keras_s11.data.draws`) and
     touches no state: the same position always gives the same batch.
+    Alternating flips follow the images, not the rows: they need
+    `augment(images, position, indices)`, the images' indices in the
+    training set.
 
     Args:
         padding: Pixels of reflect padding before the crop (0: no crop).
         cutout: Side of the cutout square (0: no cutout).
-        flip: Whether to flip images horizontally at random.
+        flip: `True` (or `"random"`): a coin per image and epoch;
+            `"alternating"`: each image the other way each epoch
+            (`keras_s11.data.draws.alternating_flips`); `False`: none.
         seed: Integer seed; `None` draws one from NumPy's global generator.
 
     Returns:
-        `augment(images, position)`, float32 images out.
+        `augment(images, position, indices=None)`, float32 images out.
     """
+    flip = check_flip(flip)
     seed = draws.resolve_seed(seed)
     layers = []
     if padding:
@@ -85,9 +105,13 @@ def make_augmenter(padding=4, cutout=8, flip=True, seed=0):
     if cutout:
         layers.append(("centres", Cutout(cutout, fill_value=CIFAR10_MEAN)))
 
-    def augment(images, position):
+    def augment(images, position, indices=None):
         shape = tf.shape(images)
         drawn = _batch_draws(seed, position[0], position[1], shape[0], shape[1], shape[2], padding)
+        if flip == "alternating":
+            if indices is None:
+                raise ValueError("Alternating flips need the images' `indices`: augment(images, position, indices)")
+            drawn["flip"] = _alternating_flips(seed, position[0], indices)
         for name, layer in layers:
             # Crop and flip move uint8 pixels (exact, a quarter of the memory);
             # the cutout writes the fractional mean colour, so it needs floats.
@@ -132,7 +156,8 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
         initial_epoch: Epoch of the first pass.
         padding: Pixels of reflect padding before the random crop (0: no crop).
         cutout: Side of the cutout square (0: no cutout).
-        flip: Whether to flip images horizontally at random.
+        flip: `True` (or `"random"`), `"alternating"` or `False`, as in
+            `make_augmenter`.
 
     Returns:
         A `tf.data.Dataset` of `(float32 images, int32 labels)` batches,
@@ -140,8 +165,8 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
 
     Raises:
         ValueError: For arrays of the wrong shape, a bad `batch_size`,
-            `seed`, `initial_epoch`, `padding` or `cutout`, or fewer images
-            than one batch.
+            `seed`, `initial_epoch`, `padding`, `cutout` or `flip`, or fewer
+            images than one batch.
 
     Example:
 
@@ -151,6 +176,7 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
     images, labels = check_arrays(images, labels)
     check_batch_size(batch_size)
     check_augmentation(images, padding, cutout)
+    check_flip(flip)
     steps = train_steps(images, batch_size, initial_epoch)
     seed = draws.resolve_seed(seed)
     augment = make_augmenter(padding, cutout, flip, seed)
@@ -169,7 +195,7 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
         return tf.data.Dataset.from_tensor_slices(batches).enumerate().map(lambda step, rows: (epoch, step, rows))
 
     def load(epoch, step, rows):
-        x = augment(tf.gather(images, rows), position=(epoch, step))
+        x = augment(tf.gather(images, rows), position=(epoch, step), indices=rows)
         return step, normalize(x), tf.gather(labels, rows)
 
     def end_of_pass(step, x, y):

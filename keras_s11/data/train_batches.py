@@ -7,8 +7,15 @@ import threading
 import keras
 import numpy as np
 
-from keras_s11.data.checks import POSITION_LIMIT, check_arrays, check_augmentation, check_batch_size, train_steps
-from keras_s11.data.draws import batch_draws, epoch_order, resolve_seed
+from keras_s11.data.checks import (
+    POSITION_LIMIT,
+    check_arrays,
+    check_augmentation,
+    check_batch_size,
+    check_flip,
+    train_steps,
+)
+from keras_s11.data.draws import alternating_flips, batch_draws, epoch_order, resolve_seed
 from keras_s11.data.numpy_augment import augment_batch
 
 
@@ -43,7 +50,9 @@ class TrainBatches(keras.utils.PyDataset):
         initial_epoch: Epoch of the first pass.
         padding: Pixels of reflect padding before the random crop (0: no crop).
         cutout: Side of the cutout square (0: no cutout).
-        flip: Whether to flip images horizontally at random.
+        flip: `True` (or `"random"`): a coin per image and epoch;
+            `"alternating"`: each image the other way each epoch
+            (`keras_s11.data.draws.alternating_flips`); `False`: none.
         threads: Threads computing batches ahead (default: up to 4, one per
             core); 0 computes each batch when asked, in the caller's thread.
         prefetch: Batches computed ahead (default: twice `threads`).
@@ -75,6 +84,7 @@ class TrainBatches(keras.utils.PyDataset):
         images, labels = check_arrays(images, labels)
         check_batch_size(batch_size)
         check_augmentation(images, padding, cutout)
+        flip = check_flip(flip)
         self.steps_per_epoch = train_steps(images, batch_size, initial_epoch)
         if threads is None:
             threads = min(4, os.cpu_count() or 1)
@@ -86,7 +96,7 @@ class TrainBatches(keras.utils.PyDataset):
         self.batch_size = int(batch_size)
         self.seed = resolve_seed(seed)
         self.epoch = int(initial_epoch)
-        self.padding, self.cutout, self.flip = int(padding), int(cutout), bool(flip)
+        self.padding, self.cutout, self.flip = int(padding), int(cutout), flip
         self.threads = threads
         self.prefetch = (2 * threads if prefetch is None else prefetch) if threads else 0
         self._lock = threading.Lock()
@@ -121,7 +131,10 @@ class TrainBatches(keras.utils.PyDataset):
         rows = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
         height, width = self.images.shape[1:3]
         draws = batch_draws(self.seed, epoch, step, self.batch_size, height, width, self.padding, 0.5)
-        return augment_batch(self.images, rows, draws, self.padding, self.cutout, self.flip), self.labels[rows]
+        if self.flip == "alternating":
+            draws["flip"] = alternating_flips(self.seed, epoch, rows)
+        batch = augment_batch(self.images, rows, draws, self.padding, self.cutout, self.flip is not None)
+        return batch, self.labels[rows]
 
     def __getitem__(self, index):
         if not 0 <= index < self.steps_per_epoch:
@@ -194,8 +207,8 @@ def make_train_batches(images, labels, batch_size=512, seed=None, initial_epoch=
 
     Raises:
         ValueError: For arrays of the wrong shape, a bad `batch_size`,
-            `seed`, `initial_epoch`, `padding` or `cutout`, or fewer images
-            than one batch.
+            `seed`, `initial_epoch`, `padding`, `cutout` or `flip`, or fewer
+            images than one batch.
 
     Example:
 
