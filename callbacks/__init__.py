@@ -1,5 +1,6 @@
-"""Custom Keras callbacks: LR range test, one-cycle policy, per-step history, backups, divergence stop."""
+"""Custom Keras callbacks: LR range test, one-cycle policy, Lookahead, per-step history, backups, divergence stop."""
 
+from keras_s11.callbacks.lookahead import Lookahead
 from keras_s11.callbacks.lr_range_test import LRRangeTest
 from keras_s11.callbacks.one_cycle import OneCycle
 from keras_s11.callbacks.step_history import StepHistory
@@ -7,6 +8,7 @@ from keras_s11.callbacks.stop_on_divergence import StopOnDivergence, TrainingDiv
 from keras_s11.callbacks.training_backup import TrainingBackup, read_backup_state, restore_backup
 
 __all__ = [
+    "Lookahead",
     "LRRangeTest",
     "OneCycle",
     "StepHistory",

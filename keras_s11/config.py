@@ -90,6 +90,15 @@ class TrainConfig:
         metavar=("HIGH", "LOW"),
     )
     nesterov: bool = _setting(True, "Nesterov's form of momentum", CYCLE, flag="--no-nesterov")
+    lookahead: tuple = _setting(
+        None,
+        "Lookahead around the SGD: every STEPS steps slow weights move FRACTION of the way to the weights "
+        "and replace them (Zhang et al. 2019: 5 0.5)",
+        CYCLE,
+        cli.finite_float,
+        nargs=2,
+        metavar=("STEPS", "FRACTION"),
+    )
     weight_decay: float = _setting(5e-4, "coupled L2, PyTorch convention", CYCLE, cli.finite_float)
     weight_decay_scope: str = _setting(
         "kernels",
@@ -174,6 +183,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.momentum_cycle is not None:
             self.momentum_cycle = tuple(self.momentum_cycle)
+        if self.lookahead is not None:
+            self.lookahead = tuple(self.lookahead)
         check_config(self)
 
 
@@ -275,6 +286,17 @@ def check_config(config):
             len(cycle) == 2 and all(_is_number(m) for m in cycle) and 0 <= cycle[1] <= cycle[0] < 1 and cycle[0] > 0,
             "`momentum_cycle` needs 1 > HIGH >= LOW >= 0 and HIGH > 0",
             momentum_cycle=list(cycle),
+        )
+    if config.lookahead is not None:
+        _require(
+            len(config.lookahead) == 2
+            and _is_number(config.lookahead[0])
+            and float(config.lookahead[0]).is_integer()
+            and config.lookahead[0] >= 1
+            and _is_number(config.lookahead[1])
+            and 0 < config.lookahead[1] <= 1,
+            "`lookahead` needs STEPS an integer >= 1 and 0 < FRACTION <= 1",
+            lookahead=list(config.lookahead),
         )
     _require(config.weight_decay >= 0, "`weight_decay` must be >= 0", weight_decay=config.weight_decay)
     _require(

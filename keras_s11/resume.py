@@ -33,6 +33,8 @@ SAME_RUN_FLAGS = (
     "momentum",
     "momentum_cycle",
     "nesterov",
+    "lookahead",
+    "flip",
     "weight_decay",
     "weight_decay_scope",
     "label_smoothing",

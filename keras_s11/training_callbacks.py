@@ -39,7 +39,7 @@ def make_training_callbacks(config, run, state, lr_min, lr_max):
     """
     import keras
 
-    from keras_s11.callbacks import OneCycle, StepHistory, StopOnDivergence, TrainingBackup
+    from keras_s11.callbacks import Lookahead, OneCycle, StepHistory, StopOnDivergence, TrainingBackup
 
     one_cycle = OneCycle(
         lr_min,
@@ -70,6 +70,8 @@ def make_training_callbacks(config, run, state, lr_min, lr_max):
     )
     csv_logger = keras.callbacks.CSVLogger(run.file(run_layout.HISTORY_CSV), append="extra" in state)
     callbacks = [one_cycle, step_history, StopOnDivergence(), csv_logger]
+    if config.lookahead:  # before the logs and the backup, which then see the synced weights
+        callbacks.insert(1, Lookahead(int(config.lookahead[0]), config.lookahead[1]))
     if config.tensorboard:  # per-epoch metrics and the LR, under tensorboard/train and tensorboard/validation
         log_dir = run.file(run_layout.TENSORBOARD)
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, profile_batch=0))

@@ -14,10 +14,12 @@ from keras_s11.callbacks import OneCycle
 from tests.test_train_script import TRAIN, run_tiny
 
 # 7 steps per epoch on the fixture's 120 images; LRs found by a short range test (10 steps: fewer find no range).
-# With a weight average, whose state the backup must carry too.
+# With a weight average, whose state the backup must carry too, and Lookahead and alternating flips, which
+# must need no state beyond the epoch.
 RESUMABLE = (
-    "--ema-momentum 0.9 --batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 10 --no-tta --no-report".split()
-)
+    "--ema-momentum 0.9 --batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 10 --no-tta --no-report "
+    "--lookahead 3 0.5 --flip alternating"
+).split()
 
 
 def start_tiny(image_folder, out_dir, run_name, *args):
