@@ -17,8 +17,10 @@ every curve and their spread (largest pick / smallest pick):
   to the raw losses with a Gaussian kernel of W decades of LR around each
   step (wide kernels round a flat, ragged bottom into one bowl);
 - `probe, local fit 0.5 (the library's rule)`, on curves that recorded the
-  loss of a fixed probe batch after each step: `read_range_test`'s reading,
-  the fit of the probe's losses with picks read between steps.
+  loss of a fixed probe batch after each step: `read_range_test`'s fitted
+  reading, the fit of the probe's losses with picks read between steps;
+- `probe, lagged`: its lagged reading, those picks moved 9 steps up the
+  schedule (the mean lag of the recorded moving average, weight 0.9).
 
 `--spreads` prints only each reading's spreads (for many curves).
 
@@ -35,7 +37,13 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from keras_s11.lr_finder import FIT_WIDTH, fit_loss_curve, moving_average, suggest_lr_range  # noqa: E402
+from keras_s11.lr_finder import (  # noqa: E402
+    FIT_WIDTH,
+    along_schedule,
+    fit_loss_curve,
+    moving_average,
+    suggest_lr_range,
+)
 
 SMOOTHINGS = (0.9, 0.95, 0.98)
 BAND = 0.1
@@ -71,7 +79,10 @@ def readings(lrs, losses, probe_losses=None):
         picks[f"local fit, width {width}"] = suggest_lr_range(lrs, fit_loss_curve(lrs, losses, width))
     if probe_losses:
         fitted = fit_loss_curve(lrs, probe_losses, FIT_WIDTH)
-        picks[f"probe, local fit {FIT_WIDTH} (the library's rule)"] = suggest_lr_range(lrs, fitted, interpolate=True)
+        fitted_picks = suggest_lr_range(lrs, fitted, interpolate=True)
+        picks[f"probe, local fit {FIT_WIDTH} (the library's rule)"] = fitted_picks
+        lag = SMOOTHINGS[0] / (1 - SMOOTHINGS[0])
+        picks["probe, lagged"] = tuple(along_schedule(lrs, lr, lag) for lr in fitted_picks)
     return picks
 
 
