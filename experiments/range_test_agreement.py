@@ -23,11 +23,17 @@ every curve and their spread (largest pick / smallest pick):
   schedule (the mean lag of the recorded moving average, weight 0.9).
 
 `--spreads` prints only each reading's spreads (for many curves).
+`--combine K` asks what K range tests per run, their picks combined
+(geometric mean), would give: over every way of splitting the curves into
+runs of K curves, each reading's spreads (median, min, max) and how often
+both are within 1.15x. Each curve is another seed (another initialisation
+and data order), so this models K tests from K fresh initialisations.
 
 No training: the curves are those the runs saved.
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -86,11 +92,49 @@ def readings(lrs, losses, probe_losses=None):
     return picks
 
 
+def groupings(items, size):
+    """Every split of `items` into groups of `size` (order of groups and within them ignored)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partners in itertools.combinations(rest, size - 1):
+        left = [item for item in rest if item not in partners]
+        for grouping in groupings(left, size):
+            yield [(first, *partners), *grouping]
+
+
+def combined_spreads(curves, reading, size):
+    """`(LRMIN spreads, LRMAX spreads)` over every split of the curves into runs of `size` combined tests."""
+    spreads = []
+    for grouping in groupings(list(curves), size):
+        picks = np.array(
+            [np.exp(np.mean(np.log([curves[name][reading] for name in group]), axis=0)) for group in grouping]
+        )
+        spreads.append(picks.max(axis=0) / picks.min(axis=0))
+    return np.array(spreads).T
+
+
+def print_combined(curves, size):
+    print(f"| reading ({size} tests a run) | splits | LRMIN spread | LRMAX spread | both within 1.15x |")
+    print("|---|---:|---:|---:|---:|")
+    for reading in next(iter(curves.values())):
+        if not all(reading in picks for picks in curves.values()):
+            continue
+        lr_min_spreads, lr_max_spreads = combined_spreads(curves, reading, size)
+        cells = [f"{np.median(v):.2f}x ({v.min():.2f}-{v.max():.2f})" for v in (lr_min_spreads, lr_max_spreads)]
+        both = np.mean((lr_min_spreads <= 1.15) & (lr_max_spreads <= 1.15))
+        print(f"| {reading} | {lr_min_spreads.size} | {cells[0]} | {cells[1]} | {100 * both:.0f} % |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", help="run folders holding lr_range_test.json")
     parser.add_argument("--spreads", action="store_true", help="print only each reading's spreads")
+    parser.add_argument("--combine", type=int, metavar="K", help="spreads with K tests a run, picks combined")
     args = parser.parse_args()
+    if args.combine is not None and (args.combine < 1 or len(args.run_dirs) % args.combine):
+        parser.error(f"--combine K needs K >= 1 dividing the number of run folders ({len(args.run_dirs)})")
     curves = {}
     for run_dir in args.run_dirs:
         path = os.path.join(run_dir, "lr_range_test.json")
@@ -101,6 +145,9 @@ def main():
             sys.exit(f"error: cannot read {path}: {error}")
         name = os.path.basename(os.path.normpath(run_dir))
         curves[name] = readings(curve["lrs"], curve["losses"], curve.get("probe_losses"))
+    if args.combine:
+        print_combined(curves, args.combine)
+        return
     names = [] if args.spreads else list(curves)
     print("| reading | " + "".join(f"{name} | " for name in names) + "LRMAX spread | LRMIN spread |")
     print("|---|" + "---:|" * (len(names) + 2))
