@@ -52,7 +52,6 @@ class Lookahead(keras.callbacks.Callback):
         """Moves the slow weights towards the model's and sets the model's to them."""
         for index, weight in enumerate(self.model.trainable_weights):
             slow = self._slow[index]
-            slow = slow + self.slow_step * (keras.ops.cast(weight.value, slow.dtype) - slow)
+            self._slow[index] = slow = slow + self.slow_step * (weight.value - slow)
             weight.assign(slow)
-            self._slow[index] = keras.ops.copy(weight.value)
         self._steps = 0

@@ -176,7 +176,6 @@ def make_train_dataset(images, labels, batch_size=512, seed=None, initial_epoch=
     images, labels = check_arrays(images, labels)
     check_batch_size(batch_size)
     check_augmentation(images, padding, cutout)
-    check_flip(flip)
     steps = train_steps(images, batch_size, initial_epoch)
     seed = draws.resolve_seed(seed)
     augment = make_augmenter(padding, cutout, flip, seed)
