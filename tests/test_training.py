@@ -203,3 +203,13 @@ def test_the_weight_average_is_what_evaluation_and_the_saved_model_use(image_fol
     assert metrics["test_accuracy_last_step_weights"] == result.history["val_accuracy"][-1]
     assert metrics["test_loss_last_step_weights"] == result.history["val_loss"][-1]
     assert metrics["test_loss"] != pytest.approx(metrics["test_loss_last_step_weights"], rel=1e-6)
+
+
+def test_the_choices_config_repeats_are_the_librarys():
+    # config.py imports no Keras or TensorFlow, so it repeats these tuples; they must not drift apart.
+    from keras_s11 import config
+    from keras_s11.data import checks
+    from keras_s11.lr_finder import READINGS
+
+    assert config.RANGE_TEST_READINGS == READINGS
+    assert config.FLIPS == checks.FLIPS
