@@ -92,6 +92,14 @@ def whitening_kernel(moment, kernel, epsilon=EPSILON):
 def apply_patch_whitening(model, images, layer_name="prep_conv", epsilon=EPSILON, max_images=MAX_IMAGES):
     """Sets the PrepLayer convolution's kernel to whiten the training images' patches.
 
+    The kernel also leaves the weight decay (as airbench's, which is frozen):
+    its scale is the whitening's, up to `1 / sqrt(epsilon)` along the
+    patches' weakest directions, so an L2 penalty on it would be most of the
+    loss (about 7.5 at width 64 with the default decay, against 2.3 of
+    cross-entropy) and the LR range test would read the decay of that
+    penalty instead of the learning. Call it before the model is trained
+    (the train step collects the penalties when it is traced).
+
     Args:
         model: A model from `keras_s11.model.build_model`.
         images: uint8 training images `(N, H, W, 3)`.
@@ -112,4 +120,6 @@ def apply_patch_whitening(model, images, layer_name="prep_conv", epsilon=EPSILON
     size = kernel.shape[0]
     whitened = whitening_kernel(patch_second_moment(images, size, max_images), kernel, epsilon)
     layer.kernel.assign(whitened)
+    layer.kernel.regularizer = None
+    layer.kernel_regularizer = None  # the saved layer config agrees
     return 2 * min(size * size * kernel.shape[2], kernel.shape[-1] // 2)

@@ -162,3 +162,16 @@ def test_patch_whitening_gives_identity_covariance_on_the_training_patches():
     assert apply_patch_whitening(model, images) == 54
     expected = whitening_kernel(patch_second_moment(images), np.zeros((3, 3, 3, 64), np.float32))
     np.testing.assert_allclose(model.get_layer("prep_conv").kernel.numpy()[..., :54], expected[..., :54], rtol=1e-6)
+
+
+def test_the_whitened_kernel_leaves_the_weight_decay_and_the_others_keep_it():
+    from keras_s11.whitening import apply_patch_whitening
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    model = build_model(width=8, weight_decay=5e-4)
+    decayed = {v.path for v in model.trainable_weights if v.regularizer is not None}
+    apply_patch_whitening(model, images)
+    assert decayed - {v.path for v in model.trainable_weights if v.regularizer is not None} == {"prep_conv/kernel"}
+    others = sum(float(0.5 * 5e-4 * np.sum(np.square(v.numpy()))) for v in model.trainable_weights if v.regularizer)
+    assert float(sum(model.losses)) == pytest.approx(others, rel=1e-5)  # the penalty no longer counts the kernel
+    assert model.get_layer("prep_conv").get_config()["kernel_regularizer"] is None
