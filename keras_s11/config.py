@@ -99,6 +99,12 @@ class TrainConfig:
         nargs=2,
         metavar=("STEPS", "FRACTION"),
     )
+    batchnorm_lr_scale: float = _setting(
+        1.0,
+        "factor on the LR of the BatchNorm offsets (beta); airbench steps its BatchNorm biases at 64x the LR",
+        CYCLE,
+        cli.finite_float,
+    )
     weight_decay: float = _setting(5e-4, "coupled L2, PyTorch convention", CYCLE, cli.finite_float)
     weight_decay_scope: str = _setting(
         "kernels",
@@ -211,7 +217,7 @@ def _check_types(config):
         _require(
             value is None or _is_int(value) and value > 0, f"`{name}` must be None or an integer > 0", **{name: value}
         )
-    for name in ("peak_epoch", "range_test_start", "range_test_end", "logit_scale"):
+    for name in ("peak_epoch", "range_test_start", "range_test_end", "logit_scale", "batchnorm_lr_scale"):
         value = getattr(config, name)
         _require(_is_number(value) and value > 0, f"`{name}` must be a finite number > 0", **{name: value})
     for name in ("lr_min", "lr_max"):

@@ -34,6 +34,7 @@ SAME_RUN_FLAGS = (
     "momentum_cycle",
     "nesterov",
     "lookahead",
+    "batchnorm_lr_scale",
     "flip",
     "weight_decay",
     "weight_decay_scope",

@@ -261,13 +261,37 @@ def _make_strategy(name):
     return strategy
 
 
-def _compiled_model(config, jit_compile, sync_batchnorm=False):
-    """The network with SGD (Nesterov) and the label-smoothed loss."""
+def make_optimizer(config):
+    """The run's SGD: Keras's own, or `VariableMomentumSGD` when the momentum cycles or BatchNorm offsets scale.
+
+    Args:
+        config: A `TrainConfig`.
+
+    Returns:
+        A Keras optimizer (the callbacks set its learning rate at every step).
+    """
     import keras
 
+    from keras_s11.optimizers import VariableMomentumSGD
+
+    initial_lr = config.lr_min or 0.01
+    # With an average, `fit` ends by copying it into the model (`finalize_variable_values`).
+    average = dict(use_ema=True, ema_momentum=config.ema_momentum) if config.ema_momentum else {}
+    if not config.momentum_cycle and config.batchnorm_lr_scale == 1:
+        return keras.optimizers.SGD(initial_lr, momentum=config.momentum, nesterov=config.nesterov, **average)
+    return VariableMomentumSGD(
+        initial_lr,
+        momentum=config.momentum_cycle[0] if config.momentum_cycle else config.momentum,
+        nesterov=config.nesterov,
+        lr_multipliers={"beta": config.batchnorm_lr_scale} if config.batchnorm_lr_scale != 1 else None,
+        **average,
+    )
+
+
+def _compiled_model(config, jit_compile, sync_batchnorm=False):
+    """The network with SGD (Nesterov) and the label-smoothed loss."""
     from keras_s11.losses import SparseCategoricalCrossentropy
     from keras_s11.model import build_model
-    from keras_s11.optimizers import VariableMomentumSGD
 
     model = build_model(
         width=config.width,
@@ -278,17 +302,8 @@ def _compiled_model(config, jit_compile, sync_batchnorm=False):
         residual_init=config.residual_init,
         sync_batchnorm=sync_batchnorm,
     )
-    initial_lr = config.lr_min or 0.01  # the callbacks set the LR at every step
-    # With an average, `fit` ends by copying it into the model (`finalize_variable_values`).
-    average = dict(use_ema=True, ema_momentum=config.ema_momentum) if config.ema_momentum else {}
-    if config.momentum_cycle:
-        optimizer = VariableMomentumSGD(
-            initial_lr, momentum=config.momentum_cycle[0], nesterov=config.nesterov, **average
-        )
-    else:
-        optimizer = keras.optimizers.SGD(initial_lr, momentum=config.momentum, nesterov=config.nesterov, **average)
     model.compile(
-        optimizer=optimizer,
+        optimizer=make_optimizer(config),
         loss=SparseCategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
         jit_compile=jit_compile,

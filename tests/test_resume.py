@@ -18,7 +18,7 @@ from tests.test_train_script import TRAIN, run_tiny
 # must need no state beyond the epoch.
 RESUMABLE = (
     "--ema-momentum 0.9 --batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 10 --no-tta --no-report "
-    "--lookahead 3 0.5 --flip alternating"
+    "--lookahead 3 0.5 --flip alternating --batchnorm-lr-scale 4"
 ).split()
 
 
