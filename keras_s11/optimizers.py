@@ -1,7 +1,5 @@
 """SGD whose momentum can change during training, with per-variable LR multipliers."""
 
-import re
-
 import keras
 from keras import ops
 
@@ -69,7 +67,7 @@ class VariableMomentumSGD(keras.optimizers.SGD):
 
     def lr_multiplier(self, variable):
         """The factor on the learning rate of `variable` (1 when no name of `lr_multipliers` matches)."""
-        matches = [name for name in self.lr_multipliers if re.search(re.escape(name), variable.name)]
+        matches = [name for name in self.lr_multipliers if name in variable.name]
         if len(matches) > 1:
             raise ValueError(
                 f"Variable {variable.path!r} matches more than one name of `lr_multipliers`: {matches}. "
