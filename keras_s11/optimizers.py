@@ -76,13 +76,13 @@ class VariableMomentumSGD(keras.optimizers.SGD):
         return self.lr_multipliers[matches[0]] if matches else 1.0
 
     def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
         learning_rate = ops.cast(learning_rate, variable.dtype)
-        multiplier = self._multipliers[self._get_variable_index(variable)]
-        if multiplier != 1.0:
-            learning_rate = ops.multiply(learning_rate, multiplier)
+        if self._multipliers[index] != 1.0:
+            learning_rate = ops.multiply(learning_rate, self._multipliers[index])
         gradient = ops.cast(gradient, variable.dtype)
         momentum = ops.cast(self.momentum_variable, variable.dtype)
-        velocity = self.momentums[self._get_variable_index(variable)]
+        velocity = self.momentums[index]
         step = ops.subtract(ops.multiply(velocity, momentum), ops.multiply(gradient, learning_rate))
         self.assign(velocity, step)
         if self.nesterov:

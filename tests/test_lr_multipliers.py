@@ -13,10 +13,10 @@ GRADIENTS = [np.array([0.5, -1.0, 2.0]), np.array([-0.25, 0.75, 1.0]), np.array(
 LR, MOMENTUM = 0.1, 0.9
 
 
-def reference(steps_of, factor, nesterov):
+def reference(gradients, factor, nesterov):
     """Keras's momentum SGD on the fixed gradients, in float64, with the LR times `factor`."""
     weights, velocity = np.ones(3), np.zeros(3)
-    for gradient in steps_of:
+    for gradient in gradients:
         velocity = MOMENTUM * velocity - LR * factor * gradient
         weights = weights + (MOMENTUM * velocity - LR * factor * gradient if nesterov else velocity)
     return weights
