@@ -286,6 +286,12 @@ def check_config(config):
         range_test_end=config.range_test_end,
     )
     _require(0 <= config.momentum < 1, "`momentum` must be in [0, 1)", momentum=config.momentum)
+    _require(
+        config.batchnorm_lr_scale == 1 or config.momentum > 0 or config.momentum_cycle is not None,
+        "`batchnorm_lr_scale` needs `momentum` > 0 (its SGD keeps a velocity per weight)",
+        batchnorm_lr_scale=config.batchnorm_lr_scale,
+        momentum=config.momentum,
+    )
     cycle = config.momentum_cycle
     if cycle is not None:
         _require(

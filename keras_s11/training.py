@@ -277,14 +277,12 @@ def make_optimizer(config):
     initial_lr = config.lr_min or 0.01
     # With an average, `fit` ends by copying it into the model (`finalize_variable_values`).
     average = dict(use_ema=True, ema_momentum=config.ema_momentum) if config.ema_momentum else {}
-    if not config.momentum_cycle and config.batchnorm_lr_scale == 1:
+    multipliers = {"beta": config.batchnorm_lr_scale} if config.batchnorm_lr_scale != 1 else None
+    if not config.momentum_cycle and not multipliers:
         return keras.optimizers.SGD(initial_lr, momentum=config.momentum, nesterov=config.nesterov, **average)
+    momentum = config.momentum_cycle[0] if config.momentum_cycle else config.momentum
     return VariableMomentumSGD(
-        initial_lr,
-        momentum=config.momentum_cycle[0] if config.momentum_cycle else config.momentum,
-        nesterov=config.nesterov,
-        lr_multipliers={"beta": config.batchnorm_lr_scale} if config.batchnorm_lr_scale != 1 else None,
-        **average,
+        initial_lr, momentum=momentum, nesterov=config.nesterov, lr_multipliers=multipliers, **average
     )
 
 

@@ -95,3 +95,9 @@ def test_the_run_scales_the_batchnorm_offsets_only_when_asked():
 def test_a_bad_batchnorm_lr_scale_is_named(scale):
     with pytest.raises(ConfigError, match="`batchnorm_lr_scale` must be a finite number > 0"):
         TrainConfig(batchnorm_lr_scale=scale)
+
+
+def test_a_batchnorm_lr_scale_without_momentum_is_named_before_the_run():
+    with pytest.raises(ConfigError, match="`batchnorm_lr_scale` needs `momentum` > 0"):
+        TrainConfig(batchnorm_lr_scale=64.0, momentum=0.0)
+    assert TrainConfig(batchnorm_lr_scale=1.0, momentum=0.0).momentum == 0.0  # plain SGD stays allowed
