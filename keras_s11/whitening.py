@@ -96,8 +96,8 @@ def apply_patch_whitening(model, images, layer_name="prep_conv", epsilon=EPSILON
     its scale is the whitening's, up to `1 / sqrt(epsilon)` along the
     patches' weakest directions, so an L2 penalty on it would be most of the
     loss (7.5 of a 10.0 start at width 64 with the default decay; 2.5
-    without it) and the LR range test would read the decay of that penalty
-    instead of the learning. Call it before the model is trained
+    without it), and the LR range test found LRMAX at its last LR on that
+    loss. Call it before the model is trained
     (the train step collects the penalties when it is traced).
 
     Args:
