@@ -40,16 +40,10 @@ class LRRangeTest(keras.callbacks.Callback):
         divergence_factor: Stop once the smoothed loss exceeds this multiple
             of its minimum. `None` never stops early.
         restore: Whether to restore the model and optimizer at the end.
-        probe: Optional `(x, y)` batch, the same at every step: after each
-            step the model's loss on it is recorded in `probe_losses`
-            (computed as in training, with the batch's own BatchNorm
-            statistics, without a weight update). A fixed batch takes the
-            batch-to-batch noise out of the curve; it costs one forward pass
-            a step.
 
     Attributes:
         lrs, losses, smoothed_losses, accuracies: Per-step lists.
-        probe_losses: Per-step loss on `probe` (empty without one).
+        diverged: Whether the test stopped on a diverging loss.
 
     Example:
 
@@ -67,7 +61,6 @@ class LRRangeTest(keras.callbacks.Callback):
         smoothing=0.9,
         divergence_factor=4.0,
         restore=True,
-        probe=None,
     ):
         super().__init__()
         if not 0 < start_lr < end_lr:
@@ -91,12 +84,10 @@ class LRRangeTest(keras.callbacks.Callback):
         self.smoothing = smoothing
         self.divergence_factor = divergence_factor
         self.restore = restore
-        self.probe = probe
         self._reset_records()
 
     def _reset_records(self):
         self.lrs, self.losses, self.smoothed_losses, self.accuracies = [], [], [], []
-        self.probe_losses = []
         self.diverged = False
 
     def lr_at(self, step):
@@ -132,8 +123,6 @@ class LRRangeTest(keras.callbacks.Callback):
         self._average = self.smoothing * self._average + (1 - self.smoothing) * loss
         smoothed = self._average / (1 - self.smoothing ** len(self.losses))
         self.smoothed_losses.append(smoothed)
-        if self.probe is not None:
-            self.probe_losses.append(self._probe_loss())
         self._step += 1
         if not math.isfinite(loss) or (
             self.divergence_factor is not None and smoothed > self.divergence_factor * min(self.smoothed_losses)
@@ -142,16 +131,6 @@ class LRRangeTest(keras.callbacks.Callback):
             self.model.stop_training = True
         if self._step >= self.num_steps:
             self.model.stop_training = True
-
-    def _probe_loss(self):
-        """The model's loss on the probe batch in training mode, leaving no trace in its variables."""
-        x, y = self.probe
-        # A forward pass in training mode moves the BatchNorm statistics: kept and put back.
-        statistics = [np.array(v) for v in self.model.non_trainable_variables]
-        loss = keras.ops.mean(keras.losses.get(self.model.loss)(y, self.model(x, training=True)))
-        for variable, value in zip(self.model.non_trainable_variables, statistics):
-            variable.assign(value)
-        return float(keras.ops.convert_to_numpy(loss))
 
     def on_train_end(self, logs=None):
         if not self.diverged and self._step < self.num_steps:

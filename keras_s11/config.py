@@ -17,12 +17,9 @@ SCHEDULES = ("linear", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 JIT_COMPILE = ("auto", "on", "off")
 VERBOSITY = (0, 1, 2)
-INITS = ("torch", "glorot")
 RESIDUAL_INITS = ("same", "dirac")
 PREP_INITS = ("same", "whiten")
 FLIPS = ("random", "alternating")  # keras_s11.data.checks.FLIPS
-WEIGHT_DECAY_SCOPES = ("kernels", "all")
-RANGE_TEST_READINGS = ("fitted", "lagged", "smoothed")  # keras_s11.lr_finder.READINGS
 
 
 class ConfigError(ValueError):
@@ -40,7 +37,8 @@ def _setting(default, help, group, parse=None, choices=None, flag=None, nargs=No
     return dataclasses.field(default=default, metadata=metadata)
 
 
-DATA, CYCLE, FINDER, RUN, SCALE = "data", "one-cycle policy", "LR range test", "model and run", "devices and resuming"
+# The groups of `scripts/train.py --help`.
+DATA, RECIPE, FINDER, OUTPUT, HARDWARE = "data", "recipe", "range test", "output", "hardware"
 
 
 @dataclasses.dataclass
@@ -75,26 +73,18 @@ class TrainConfig:
     )
     batch_size: int = _setting(512, "global batch size", DATA, cli.positive_int)
     seed: int = _setting(0, "seed of the initial weights, the shuffling and the augmentation", DATA, cli.seed_int)
-    epochs: int = _setting(24, "length of the one cycle", CYCLE, cli.positive_int)
-    peak_epoch: float = _setting(5.0, "epoch at which the LR peaks (LRMAX)", CYCLE, cli.positive_float)
-    lr_min: float = _setting(None, "LRMIN (default: found by the LR range test)", CYCLE, cli.positive_float)
-    lr_max: float = _setting(None, "LRMAX (default: found by the LR range test)", CYCLE, cli.positive_float)
-    schedule: str = _setting("linear", "shape of the cycle", CYCLE, choices=SCHEDULES)
-    momentum: float = _setting(0.9, "SGD momentum", CYCLE, cli.finite_float)
-    momentum_cycle: tuple = _setting(
-        None,
-        "cycle the momentum HIGH > LOW at the peak > HIGH (replaces --momentum)",
-        CYCLE,
-        cli.finite_float,
-        nargs=2,
-        metavar=("HIGH", "LOW"),
-    )
-    nesterov: bool = _setting(True, "Nesterov's form of momentum", CYCLE, flag="--no-nesterov")
+    epochs: int = _setting(24, "length of the one cycle", RECIPE, cli.positive_int)
+    peak_epoch: float = _setting(5.0, "epoch at which the LR peaks (LRMAX)", RECIPE, cli.positive_float)
+    lr_min: float = _setting(None, "LRMIN (default: found by the LR range test)", RECIPE, cli.positive_float)
+    lr_max: float = _setting(None, "LRMAX (default: found by the LR range test)", RECIPE, cli.positive_float)
+    schedule: str = _setting("linear", "shape of the cycle", RECIPE, choices=SCHEDULES)
+    momentum: float = _setting(0.9, "SGD momentum", RECIPE, cli.finite_float)
+    nesterov: bool = _setting(True, "Nesterov's form of momentum", RECIPE, flag="--no-nesterov")
     lookahead: tuple = _setting(
         None,
         "Lookahead around the SGD: every STEPS steps slow weights move FRACTION of the way to the weights "
         "and replace them (Zhang et al. 2019: 5 0.5)",
-        CYCLE,
+        RECIPE,
         cli.finite_float,
         nargs=2,
         metavar=("STEPS", "FRACTION"),
@@ -102,93 +92,71 @@ class TrainConfig:
     batchnorm_lr_scale: float = _setting(
         1.0,
         "factor on the LR of the BatchNorm offsets (beta); airbench steps its BatchNorm biases at 64x the LR",
-        CYCLE,
+        RECIPE,
         cli.finite_float,
     )
-    weight_decay: float = _setting(5e-4, "coupled L2, PyTorch convention", CYCLE, cli.finite_float)
-    weight_decay_scope: str = _setting(
-        "kernels",
-        "weights under the decay: the kernels, or all (BatchNorm and the FC bias too, as Page's recipe)",
-        CYCLE,
-        choices=WEIGHT_DECAY_SCOPES,
-    )
-    label_smoothing: float = _setting(0.1, "label smoothing of the loss", CYCLE, cli.finite_float)
+    weight_decay: float = _setting(5e-4, "coupled L2, PyTorch convention", RECIPE, cli.finite_float)
+    label_smoothing: float = _setting(0.1, "label smoothing of the loss", RECIPE, cli.finite_float)
     ema_momentum: float = _setting(
         0.99,
         "momentum per step of an exponential moving average of the weights (Keras's `use_ema`), "
         "which the final evaluation and the saved model use; 0: no average",
-        CYCLE,
+        RECIPE,
         cli.finite_float,
     )
     range_test_steps: int = _setting(100, "steps of the LR range test", FINDER, cli.positive_int)
     range_test_start: float = _setting(1e-3, "first LR of the range test", FINDER, cli.positive_float)
     range_test_end: float = _setting(10.0, "last LR of the range test", FINDER, cli.positive_float)
     range_test_only: bool = _setting(False, "run the LR range test, save its curve, stop", FINDER)
-    range_test_reading: str = _setting(
-        "smoothed",
-        "how the picks are read: off the moving average of each step's own loss; or (fitted) off a fixed probe "
-        "batch's loss, fitted against log LR: steadier picks, lower LRs, less accuracy so far; or (lagged) the "
-        "fitted picks moved up by the moving average's lag, onto the smoothed reading's scale (docs/RESULTS.md)",
-        FINDER,
-        choices=RANGE_TEST_READINGS,
-    )
-    width: int = _setting(64, "channels of the PrepLayer (smaller for quick runs)", RUN, cli.positive_int)
-    init: str = _setting(
-        "torch",
-        "weight initialisation: PyTorch's uniform +-1/sqrt(fan_in) (Page's recipe) or Keras's Glorot",
-        RUN,
-        choices=INITS,
-    )
+    width: int = _setting(64, "channels of the PrepLayer (smaller for quick runs)", RECIPE, cli.positive_int)
     residual_init: str = _setting(
         "same",
-        "initialisation of the residual blocks' convolutions: as the others (`--init`), or `dirac` "
+        "initialisation of the residual blocks' convolutions: as the others, or `dirac` "
         "(identity kernels, as airbench)",
-        RUN,
+        RECIPE,
         choices=RESIDUAL_INITS,
     )
     prep_init: str = _setting(
         "same",
-        "initialisation of the PrepLayer convolution: as the others (`--init`), or `whiten` (its first "
+        "initialisation of the PrepLayer convolution: as the others, or `whiten` (its first "
         "filters whiten the training images' 3x3 patches, as airbench)",
-        RUN,
+        RECIPE,
         choices=PREP_INITS,
     )
     flip: str = _setting(
         "random",
         "horizontal flips of the training images: a coin per image and epoch, or `alternating` (a coin in "
         "the first epoch, then each image the other way each epoch, as airbench)",
-        RUN,
+        RECIPE,
         choices=FLIPS,
     )
     logit_scale: float = _setting(
-        0.125, "constant factor on the FC output before the softmax (Page's recipe)", RUN, cli.positive_float
+        0.125, "constant factor on the FC output before the softmax (Page's recipe)", RECIPE, cli.positive_float
     )
-    precision: str = _setting("auto", "mixed precision policy", RUN, choices=PRECISIONS)
-    jit_compile: str = _setting("auto", "XLA (auto: on for GPU/TPU, off on CPU)", RUN, choices=JIT_COMPILE)
-    tta: bool = _setting(True, "the flip-TTA evaluation", RUN, flag="--no-tta")
-    report: bool = _setting(True, "the report/ of figures", RUN, flag="--no-report")
-    report_gradcam_images: int = _setting(8, "Grad-CAM images in the report", RUN, cli.positive_int)
-    tensorboard: bool = _setting(True, "TensorBoard logs in the run folder", RUN, flag="--no-tensorboard")
-    out_dir: str = _setting("runs", "folder of the run folders", RUN)
-    run_name: str = _setting(None, "name of the run folder (default: a timestamp)", RUN)
-    verbose: int = _setting(1, "Keras progress output", RUN, int, choices=VERBOSITY)
+    tta: bool = _setting(True, "the flip and multi-crop TTA evaluation", OUTPUT, flag="--no-tta")
+    report: bool = _setting(True, "the report/ of figures", OUTPUT, flag="--no-report")
+    report_gradcam_images: int = _setting(8, "Grad-CAM images in the report", OUTPUT, cli.positive_int)
+    tensorboard: bool = _setting(True, "TensorBoard logs in the run folder", OUTPUT, flag="--no-tensorboard")
+    out_dir: str = _setting("runs", "folder of the run folders", OUTPUT)
+    run_name: str = _setting(None, "name of the run folder (default: a timestamp)", OUTPUT)
+    verbose: int = _setting(1, "Keras progress output", OUTPUT, int, choices=VERBOSITY)
+    precision: str = _setting("auto", "mixed precision policy", HARDWARE, choices=PRECISIONS)
+    jit_compile: str = _setting("auto", "XLA (auto: on for GPU/TPU, off on CPU)", HARDWARE, choices=JIT_COMPILE)
     strategy: str = _setting(
         "auto",
         "tf.distribute strategy; auto: TPU if found, multi-worker if TF_CONFIG names a cluster, "
         "mirrored with several GPUs, else default",
-        SCALE,
+        HARDWARE,
         choices=STRATEGIES,
     )
     resume: bool = _setting(
         None,
         "continue an interrupted run from its last completed epoch (default: when --run-name has a backup; "
         "--resume without --run-name picks the latest interrupted run in --out-dir)",
-        SCALE,
+        OUTPUT,
     )
 
     def __post_init__(self):
-        if self.momentum_cycle is not None:
-            self.momentum_cycle = tuple(self.momentum_cycle)
         if self.lookahead is not None:
             self.lookahead = tuple(self.lookahead)
         check_config(self)
@@ -230,12 +198,9 @@ def _check_types(config):
         _require(_is_number(value), f"`{name}` must be a finite number", **{name: value})
     for name, choices in (
         ("schedule", SCHEDULES),
-        ("init", INITS),
         ("residual_init", RESIDUAL_INITS),
         ("prep_init", PREP_INITS),
         ("flip", FLIPS),
-        ("weight_decay_scope", WEIGHT_DECAY_SCOPES),
-        ("range_test_reading", RANGE_TEST_READINGS),
         ("precision", PRECISIONS),
         ("jit_compile", JIT_COMPILE),
         ("strategy", STRATEGIES),
@@ -287,18 +252,11 @@ def check_config(config):
     )
     _require(0 <= config.momentum < 1, "`momentum` must be in [0, 1)", momentum=config.momentum)
     _require(
-        config.batchnorm_lr_scale == 1 or config.momentum > 0 or config.momentum_cycle is not None,
+        config.batchnorm_lr_scale == 1 or config.momentum > 0,
         "`batchnorm_lr_scale` needs `momentum` > 0 (its SGD keeps a velocity per weight)",
         batchnorm_lr_scale=config.batchnorm_lr_scale,
         momentum=config.momentum,
     )
-    cycle = config.momentum_cycle
-    if cycle is not None:
-        _require(
-            len(cycle) == 2 and all(_is_number(m) for m in cycle) and 0 <= cycle[1] <= cycle[0] < 1 and cycle[0] > 0,
-            "`momentum_cycle` needs 1 > HIGH >= LOW >= 0 and HIGH > 0",
-            momentum_cycle=list(cycle),
-        )
     if config.lookahead is not None:
         _require(
             len(config.lookahead) == 2

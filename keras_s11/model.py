@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_s11.config import INITS, RESIDUAL_INITS, WEIGHT_DECAY_SCOPES
+from keras_s11.config import RESIDUAL_INITS
 from keras_s11.initializers import Dirac
 from keras_s11.layers import FusedBatchNormalization
 
@@ -23,8 +23,7 @@ def _conv_bn_relu(
     suffix="",
     pool=False,
     weight_decay=0.0,
-    kernel_initializer="glorot_uniform",
-    decay_batchnorm=False,
+    kernel_initializer=None,
     fused_batchnorm=True,
     sync_batchnorm=False,
 ):
@@ -48,12 +47,9 @@ def _conv_bn_relu(
     # Momentum 0.9 / epsilon 1e-5 are PyTorch's BatchNorm2d defaults
     # (torch momentum 0.1 == keras momentum 0.9), so exported weights agree.
     batchnorm = FusedBatchNormalization if fused_batchnorm else layers.BatchNormalization
-    bn_regularizer = regularizer if decay_batchnorm else None
     x = batchnorm(
         momentum=0.9,
         epsilon=1e-5,
-        gamma_regularizer=bn_regularizer,
-        beta_regularizer=bn_regularizer,
         synchronized=sync_batchnorm,
         name=f"{name}_bn{suffix}",
     )(x)
@@ -72,9 +68,7 @@ def build_model(
     width=64,
     input_shape=(32, 32, 3),
     weight_decay=5e-4,
-    weight_decay_scope="kernels",
     logit_scale=0.125,
-    init="torch",
     residual_init="same",
     fused_batchnorm=True,
     sync_batchnorm=False,
@@ -91,24 +85,13 @@ def build_model(
         num_classes: Number of output classes.
         width: Channels of the PrepLayer; later layers use 2x, 4x and 8x.
         input_shape: Shape of one (normalised, NHWC) input image.
-        weight_decay: Coupled (PyTorch-style) L2 weight decay on the weights
-            `weight_decay_scope` names, added to the loss as
+        weight_decay: Coupled (PyTorch-style) L2 weight decay on the
+            convolution and FC kernels, added to the loss as
             `weight_decay / 2 * ||w||^2`. `0` disables it.
-        weight_decay_scope: Which weights the decay applies to: `"kernels"`
-            (the convolution and FC kernels) or `"all"` (every trainable
-            weight, BatchNorm scales and offsets and the FC bias included,
-            as PyTorch's `SGD(weight_decay=...)` in Page's recipe does).
         logit_scale: Constant factor applied to the FC output before the
             softmax (0.125 in Page's recipe). It has no parameters.
-        init: Weight initialisation of the convolutions and the FC layer:
-            `"torch"` (PyTorch's default for `Conv2d`/`Linear`, as in Page's
-            recipe: kernels and FC bias uniform in +-1/sqrt(fan_in); about
-            1.7x smaller kernels than Glorot's, so BatchNorm-normalised
-            layers take larger effective steps; 0.8 points better held out,
-            docs/RESULTS.md) or `"glorot"` (Keras's default `glorot_uniform`
-            kernels, zero FC bias).
         residual_init: Initialisation of the residual blocks' four
-            convolutions: `"same"` as `init`, or `"dirac"`: identity
+            convolutions: `"same"` as the others, or `"dirac"`: identity
             kernels (`keras_s11.initializers.Dirac`), so that each residual
             branch starts as ReLU(BN(ReLU(BN(x)))) (airbench's
             initialisation).
@@ -128,7 +111,7 @@ def build_model(
 
     Raises:
         ValueError: If `num_classes` or `width` is not a positive integer,
-            or `weight_decay` or `weight_decay_scope` is out of range.
+            or `weight_decay` or `residual_init` is out of range.
 
     Example:
 
@@ -141,24 +124,15 @@ def build_model(
             raise ValueError(f"Argument `{arg}` must be a positive integer. Received: {arg}={value!r}")
     if weight_decay < 0:
         raise ValueError(f"Argument `weight_decay` must be >= 0. Received: weight_decay={weight_decay}")
-    if weight_decay_scope not in WEIGHT_DECAY_SCOPES:
-        raise ValueError(
-            f"Argument `weight_decay_scope` must be one of {WEIGHT_DECAY_SCOPES}. "
-            f"Received: weight_decay_scope={weight_decay_scope!r}"
-        )
-    if init not in INITS:
-        raise ValueError(f"Argument `init` must be one of {INITS}. Received: init={init!r}")
     if residual_init not in RESIDUAL_INITS:
         raise ValueError(
             f"Argument `residual_init` must be one of {RESIDUAL_INITS}. Received: residual_init={residual_init!r}"
         )
     inputs = keras.Input(shape=input_shape, name="image")
-    kernel_initializer = _torch_uniform() if init == "torch" else "glorot_uniform"
-    decay_all = weight_decay_scope == "all"
+    kernel_initializer = _torch_uniform()
     options = dict(
         weight_decay=weight_decay,
         kernel_initializer=kernel_initializer,
-        decay_batchnorm=decay_all,
         fused_batchnorm=fused_batchnorm,
         sync_batchnorm=sync_batchnorm,
     )
@@ -173,13 +147,11 @@ def build_model(
     x = layers.MaxPooling2D(4, name="pool")(x)
     x = layers.Flatten(name="flatten")(x)
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
-    fc_bias = _torch_uniform(fan_in=8 * width) if init == "torch" else "zeros"
     x = layers.Dense(
         num_classes,
         kernel_initializer=kernel_initializer,
-        bias_initializer=fc_bias,
+        bias_initializer=_torch_uniform(fan_in=8 * width),
         kernel_regularizer=regularizer,
-        bias_regularizer=regularizer if decay_all else None,
         name="fc",
     )(x)
     if logit_scale != 1:

@@ -10,8 +10,8 @@ class VariableMomentumSGD(keras.optimizers.SGD):
 
     Keras's `SGD` reads `momentum` as a Python float when the train step is
     traced, so changing it later has no effect. Here the momentum lives in
-    `momentum_variable` (optimizer state, saved with it), which callbacks such
-    as `OneCycle(momentum_range=...)` assign during training. The update rule
+    `momentum_variable` (optimizer state, saved with it), which a callback
+    may assign during training. The update rule
     is Keras's: `v = m * v - lr * g`, then `w += v` or, with Nesterov,
     `w += m * v - lr * g`, where `lr` is the learning rate times the
     variable's multiplier (`lr_multipliers`; 1 for the others).

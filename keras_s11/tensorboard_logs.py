@@ -7,9 +7,7 @@ def write_range_test_logs(log_dir, result):
     """Writes an LR range test's curves as TensorBoard scalars, one point per step.
 
     Scalars: `range_test/learning_rate`, `range_test/loss` (each step's own
-    loss), `range_test/smoothed_loss`, `range_test/accuracy`,
-    `range_test/probe_loss` and `range_test/fitted_loss` (the curve the
-    picks were read from) where the result has them, and the LRs found
+    loss), `range_test/smoothed_loss`, `range_test/accuracy`, and the LRs found
     (`range_test/lr_min`, `range_test/lr_max`, at step 0) with their bands
     (`range_test/lr_min_band_low` and `_high`, the same for `lr_max`). TensorBoard plots
     them against the step; the LR of a step is the `learning_rate` scalar at
@@ -33,8 +31,6 @@ def write_range_test_logs(log_dir, result):
         "loss": result.losses,
         "smoothed_loss": result.smoothed_losses,
         "accuracy": result.accuracies,
-        "probe_loss": getattr(result, "probe_losses", None),
-        "fitted_loss": getattr(result, "fitted_losses", None),
     }
     with writer.as_default():
         for name, values in curves.items():

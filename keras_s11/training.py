@@ -262,7 +262,7 @@ def _make_strategy(name):
 
 
 def make_optimizer(config):
-    """The run's SGD: Keras's own, or `VariableMomentumSGD` when the momentum cycles or BatchNorm offsets scale.
+    """The run's SGD: Keras's own, or `VariableMomentumSGD` when the BatchNorm offsets have an LR scale.
 
     Args:
         config: A `TrainConfig`.
@@ -272,17 +272,19 @@ def make_optimizer(config):
     """
     import keras
 
-    from keras_s11.optimizers import VariableMomentumSGD
-
     initial_lr = config.lr_min or 0.01
     # With an average, `fit` ends by copying it into the model (`finalize_variable_values`).
     average = dict(use_ema=True, ema_momentum=config.ema_momentum) if config.ema_momentum else {}
-    multipliers = {"beta": config.batchnorm_lr_scale} if config.batchnorm_lr_scale != 1 else None
-    if not config.momentum_cycle and not multipliers:
+    if config.batchnorm_lr_scale == 1:
         return keras.optimizers.SGD(initial_lr, momentum=config.momentum, nesterov=config.nesterov, **average)
-    momentum = config.momentum_cycle[0] if config.momentum_cycle else config.momentum
+    from keras_s11.optimizers import VariableMomentumSGD
+
     return VariableMomentumSGD(
-        initial_lr, momentum=momentum, nesterov=config.nesterov, lr_multipliers=multipliers, **average
+        initial_lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        lr_multipliers={"beta": config.batchnorm_lr_scale},
+        **average,
     )
 
 
@@ -294,9 +296,7 @@ def _compiled_model(config, jit_compile, sync_batchnorm=False):
     model = build_model(
         width=config.width,
         weight_decay=config.weight_decay,
-        weight_decay_scope=config.weight_decay_scope,
         logit_scale=config.logit_scale,
-        init=config.init,
         residual_init=config.residual_init,
         sync_batchnorm=sync_batchnorm,
     )
@@ -327,7 +327,6 @@ def _find_lrs(config, model, make_input, run):
         config.range_test_end,
         config.range_test_steps,
         verbose=config.verbose,
-        reading=config.range_test_reading,
     )
     print(f"LR range test took {time.time() - start:.0f} s")
     write_json(run.file(run_layout.RANGE_TEST), result.to_dict())
@@ -361,7 +360,11 @@ def _restore_or_find_lrs(config, plan, model, make_input, run):
         range_test, (lr_min, lr_max) = _find_lrs(config, model, make_input, run)
     if lr_min >= lr_max and not config.range_test_only:  # only the curve is wanted: it is saved
         raise TrainingError(f"LRMIN {lr_min:.4g} >= LRMAX {lr_max:.4g}; give `lr_min` and `lr_max`")
-    print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}")
+    bands = ""
+    if range_test is not None:
+        (min_low, min_high), (max_low, max_high) = range_test.lr_min_band, range_test.lr_max_band
+        bands = f" (bands {min_low:.4g}-{min_high:.4g} and {max_low:.4g}-{max_high:.4g})"
+    print(f"LRMIN = {lr_min:.4g}, LRMAX = {lr_max:.4g}{bands}")
     return state, range_test, (lr_min, lr_max)
 
 
@@ -403,7 +406,7 @@ def _fit(config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_c
     write_json(run.file(run_layout.HISTORY), history)
     write_json(
         run.file(run_layout.LRS),
-        {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs, "momentums": one_cycle.momentums},
+        {"steps_per_epoch": steps_per_epoch, "lrs": one_cycle.lrs},
     )
     write_json(run.file(run_layout.STEPS), {"steps_per_epoch": steps_per_epoch, **callbacks.steps_so_far()})
     return history, callbacks.backup.train_seconds

@@ -11,7 +11,7 @@ class TrainingCallbacks:
     """The callbacks `keras_s11.training.train` passes to `fit`, and those it reads afterwards.
 
     Attributes:
-        one_cycle: The `OneCycle` (its `lrs` and `momentums` cover the whole run).
+        one_cycle: The `OneCycle` (its `lrs` cover the whole run).
         backup: The `TrainingBackup` (its `history` and `train_seconds` too).
         steps_so_far: Returns each step's own loss and accuracy, the whole run.
         all: Every callback, in the order `fit` gets them.
@@ -47,13 +47,12 @@ def make_training_callbacks(config, run, state, lr_min, lr_max):
         epochs=config.epochs,
         peak_epoch=config.peak_epoch,
         mode=config.schedule,
-        momentum_range=tuple(config.momentum_cycle) if config.momentum_cycle else None,
     )
     step_history = StepHistory()
     state = state or {"history": {}, "train_seconds": 0.0}
     earlier_steps = {}
     if "extra" in state:
-        one_cycle.lrs, one_cycle.momentums = list(state["extra"]["lrs"]), list(state["extra"]["momentums"])
+        one_cycle.lrs = list(state["extra"]["lrs"])
         earlier_steps = state["extra"].get("steps", {})
         # Drops the rows of an epoch that was logged but not backed up.
         write_history_csv(run.file(run_layout.HISTORY_CSV), state["history"])
@@ -65,7 +64,7 @@ def make_training_callbacks(config, run, state, lr_min, lr_max):
     backup = TrainingBackup(
         run.file(BACKUP_DIR),
         history=state["history"],
-        extra_state=lambda: {"lrs": one_cycle.lrs, "momentums": one_cycle.momentums, "steps": steps_so_far()},
+        extra_state=lambda: {"lrs": one_cycle.lrs, "steps": steps_so_far()},
         train_seconds=state["train_seconds"],
     )
     csv_logger = keras.callbacks.CSVLogger(run.file(run_layout.HISTORY_CSV), append="extra" in state)

@@ -29,7 +29,7 @@ def write_fake_run(folder, model):
             "val_loss": [2.4, 2.3],
             "val_accuracy": [0.1, 0.1],
         },
-        "lrs.json": {"steps_per_epoch": 2, "lrs": [0.02, 0.2, 0.11, 0.02], "momentums": []},
+        "lrs.json": {"steps_per_epoch": 2, "lrs": [0.02, 0.2, 0.11, 0.02]},
         "lr_range_test.json": {
             "lrs": [0.01, 0.1, 1.0],
             "losses": [2.3, 2.2, 2.6],

@@ -69,10 +69,10 @@ def test_stop_on_divergence_names_the_step_and_its_learning_rate():
 
 
 def test_a_resumed_run_must_keep_the_flags_that_define_it(tmp_path):
-    saved = {"width": 64, "epochs": 24, "momentum_cycle": [0.95, 0.85], "lr_max": None}
-    check_same_run(saved, {"width": 64, "epochs": 24, "momentum_cycle": (0.95, 0.85), "lr_max": 0.3})
+    saved = {"width": 64, "epochs": 24, "lookahead": [5, 0.5], "lr_max": None}
+    check_same_run(saved, {"width": 64, "epochs": 24, "lookahead": (5, 0.5), "lr_max": 0.3})
     with pytest.raises(ResumeError, match=r"`epochs` was 24 in the interrupted run, 30 now"):
-        check_same_run(saved, {"width": 64, "epochs": 30, "momentum_cycle": (0.95, 0.85)})
+        check_same_run(saved, {"width": 64, "epochs": 30, "lookahead": (5, 0.5)})
     for name, epoch in (("old", 1), ("new", 2)):
         (tmp_path / f".{name}.partial" / "backup").mkdir(parents=True)
         (tmp_path / f".{name}.partial" / "backup" / "state.json").write_text(json.dumps({"epoch": epoch}))

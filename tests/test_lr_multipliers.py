@@ -87,8 +87,6 @@ def test_the_run_scales_the_batchnorm_offsets_only_when_asked():
     assert scaled.lr_multipliers == {"beta": 64.0}
     assert (scaled.momentum, scaled.nesterov) == (0.9, True)
     assert type(make_optimizer(TrainConfig())) is keras.optimizers.SGD  # the default path is Keras's own SGD
-    cycled = make_optimizer(TrainConfig(momentum_cycle=(0.95, 0.85)))
-    assert (cycled.momentum, cycled.lr_multipliers) == (0.95, {})
 
 
 @pytest.mark.parametrize("scale", [0.0, -2.0, float("nan")])

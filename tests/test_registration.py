@@ -60,7 +60,7 @@ def saved_run(tmp_path_factory):
     rng = np.random.default_rng(0)
     images = rng.normal(size=(8, 32, 32, 3)).astype("float32")
     model.fit(images, np.arange(8) % 10, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    model.optimizer.momentum_variable.assign(0.85)  # as OneCycle(momentum_range=...) would
+    model.optimizer.momentum_variable.assign(0.85)  # state a reload must keep
     model.save(folder / "model.keras")
     np.save(folder / "images.npy", images)
     return folder, model.predict(images, verbose=0)

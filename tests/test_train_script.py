@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from keras_s11.lr_finder import fit_loss_curve, suggest_lr_range
+from keras_s11.lr_finder import pick_bands, suggest_lr_range
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "scripts", "train.py")
@@ -76,8 +76,8 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
     assert accuracy(predict_probabilities(model, x_test), y_test) == pytest.approx(metrics["test_accuracy"], abs=1e-6)
 
 
-def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, tmp_path):
-    args = "--batch-size 60 --epochs 2 --peak-epoch 0.5 --lr-min 0.01 --lr-max 0.1 --momentum-cycle 0.95 0.85"
+def test_given_lrs_skip_the_range_test(image_folder, tmp_path):
+    args = "--batch-size 60 --epochs 2 --peak-epoch 0.5 --lr-min 0.01 --lr-max 0.1"
     result = run_tiny(image_folder, tmp_path, "given", *args.split(), "--schedule", "cosine", "--no-tta", "--no-report")
     assert result.returncode == 0, result.stderr[-2000:]
     run = tmp_path / "given"
@@ -86,12 +86,11 @@ def test_given_lrs_skip_the_range_test_and_momentum_cycling_saves(image_folder, 
     lrs = json.loads((run / "lrs.json").read_text())
     # Two steps per epoch, so the peak (epoch 0.5) is step 1.
     assert lrs["lrs"][:2] == pytest.approx([0.01, 0.1], rel=1e-6)
-    assert lrs["momentums"][:2] == pytest.approx([0.95, 0.85], rel=1e-6)
     assert "test_accuracy_flip_tta" not in json.loads((run / "metrics.json").read_text())
 
 
 def test_range_test_only_saves_the_curve_and_stops_and_a_second_run_picks_the_same(image_folder, tmp_path):
-    flags = "--batch-size 32 --range-test-steps 5 --range-test-only --range-test-reading fitted".split()
+    flags = "--batch-size 32 --range-test-steps 5 --range-test-only".split()
     for name in ("rt", "rt-again"):
         result = run_tiny(image_folder, tmp_path, name, *flags)
         assert result.returncode == 0, result.stderr[-2000:]
@@ -102,12 +101,13 @@ def test_range_test_only_saves_the_curve_and_stops_and_a_second_run_picks_the_sa
         "tensorboard",
     ]
     curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
-    assert len(curve["lrs"]) == len(curve["probe_losses"]) == len(curve["fitted_losses"]) == 5
-    fitted = fit_loss_curve(curve["lrs"], curve["probe_losses"])
-    assert curve["fitted_losses"] == fitted.tolist()
-    assert (curve["lr_min"], curve["lr_max"]) == suggest_lr_range(curve["lrs"], fitted, interpolate=True)
+    assert len(curve["lrs"]) == len(curve["losses"]) == len(curve["smoothed_losses"]) == 5
+    picks = suggest_lr_range(curve["lrs"], curve["smoothed_losses"])
+    assert (curve["lr_min"], curve["lr_max"]) == picks
+    bands = pick_bands(curve["lrs"], curve["losses"], curve["smoothed_losses"], *picks)
+    assert (tuple(curve["lr_min_band"]), tuple(curve["lr_max_band"])) == bands
     again = json.loads((tmp_path / "rt-again" / "lr_range_test.json").read_text())
-    assert (again["lr_min"], again["lr_max"]) == (curve["lr_min"], curve["lr_max"])  # the same seed, a new process
+    assert again == curve  # the same seed in a new process: the same curve, picks and bands
 
 
 # --- bad input and interruptions, in-process (`main(argv)`) ------------------------------------
@@ -140,7 +140,7 @@ def tiny_argv(image_folder, out_dir, run_name, *args):
         (["--weight-decay", "inf"], "argument --weight-decay: must be a finite number, got inf"),
         (["--momentum", "nan"], "argument --momentum: must be a finite number, got nan"),
         (["--label-smoothing=-inf"], "argument --label-smoothing: must be a finite number, got -inf"),
-        (["--momentum-cycle", "0.9", "nan"], "argument --momentum-cycle: must be a finite number, got nan"),
+        (["--lookahead", "5", "nan"], "argument --lookahead: must be a finite number, got nan"),
         (["--peak-epoch", "inf"], "argument --peak-epoch: must be a finite number > 0, got inf"),
         (["--range-test-end", "nan"], "argument --range-test-end: must be a finite number > 0, got nan"),
         (["--seed", "99999999999"], "argument --seed: must be in 0..4294967295, got 99999999999"),

@@ -30,8 +30,7 @@ def event_scalars(folder):
 
 def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder, tmp_path):
     runs = tmp_path / "runs"
-    settings = dict(TINY, range_test_reading="fitted")  # the probe's curves go to TensorBoard too
-    result = train(data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False, **settings)
+    result = train(data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False, **TINY)
 
     run = runs / "lib"
     assert isinstance(result, TrainResult) and result.run_path == str(run)
@@ -43,7 +42,7 @@ def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder
     assert (result.lr_min, result.lr_max) == (result.range_test.lr_min, result.range_test.lr_max)
     assert result.lr_min < result.lr_max and result.report_path is None
     assert result.config == dataclasses.replace(
-        TrainConfig(**settings), data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False
+        TrainConfig(**TINY), data_dir=str(image_folder), out_dir=str(runs), run_name="lib", report=False
     )
     config = json.loads((run / "config.json").read_text())
     assert config["run_name"] == "lib" and config["lr_max_used"] == result.lr_max and config["tensorboard"] is True
@@ -77,8 +76,7 @@ def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder
     np.testing.assert_allclose([v for _, v in curve["range_test/loss"]], result.range_test.losses, rtol=1e-6)
     np.testing.assert_allclose([v for _, v in curve["range_test/learning_rate"]], result.range_test.lrs, rtol=1e-6)
     test = result.range_test
-    for name, values in (("probe_loss", test.probe_losses), ("fitted_loss", test.fitted_losses)):
-        np.testing.assert_allclose([v for _, v in curve[f"range_test/{name}"]], values, rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in curve["range_test/smoothed_loss"]], test.smoothed_losses, rtol=1e-6)
     assert curve["range_test/lr_max"] == [(0, pytest.approx(result.lr_max, rel=1e-6))]
 
 
@@ -102,7 +100,6 @@ def test_no_tensorboard_writes_no_logs_and_given_lrs_skip_the_range_test(image_f
         (dict(label_smoothing=float("nan")), "`label_smoothing` must be a finite number"),
         (dict(ema_momentum=1.0), "`ema_momentum` must be in [0, 1). Received: ema_momentum=1.0"),
         (dict(lr_max=float("nan")), "`lr_max` must be a finite number > 0"),
-        (dict(momentum_cycle=(float("nan"), 0.8)), "`momentum_cycle` needs 1 > HIGH >= LOW >= 0"),
         (dict(lookahead=(2.5, 0.5)), "`lookahead` needs STEPS an integer >= 1 and 0 < FRACTION <= 1"),
         (dict(lookahead=(5, 0.0)), "`lookahead` needs STEPS an integer >= 1 and 0 < FRACTION <= 1"),
         (dict(flip="sometimes"), "`flip` must be one of ('random', 'alternating')"),
@@ -112,7 +109,7 @@ def test_no_tensorboard_writes_no_logs_and_given_lrs_skip_the_range_test(image_f
         (dict(tta="no"), "`tta` must be True or False"),
         (dict(run_name="a/b"), "`run_name` must be a plain folder name"),
         (dict(schedule="triangle"), "`schedule` must be one of ('linear', 'cosine')"),
-        (dict(weight_decay_scope="bn"), "`weight_decay_scope` must be one of ('kernels', 'all')"),
+        (dict(residual_init="he"), "`residual_init` must be one of ('same', 'dirac')"),
         (dict(logit_scale=0.0), "`logit_scale` must be a finite number > 0. Received: logit_scale=0.0"),
         (dict(limit_train=100), "`limit_train` (100) must be >= `batch_size` (512)"),
     ],
@@ -126,11 +123,12 @@ def test_settings_are_checked_and_named(settings, message):
 def test_model_settings_reach_the_compiled_model():
     from keras_s11.training import _compiled_model
 
-    config = TrainConfig(width=4, weight_decay=0.1, weight_decay_scope="all", logit_scale=0.5)
+    config = TrainConfig(width=4, weight_decay=0.1, logit_scale=0.5)
     model = _compiled_model(config, jit_compile=False)
     assert model.get_layer("logit_scale").scale == 0.5
-    assert model.get_layer("prep_bn").gamma_regularizer.l2 == pytest.approx(0.05)
-    assert model.get_layer("fc").bias_regularizer.l2 == pytest.approx(0.05)
+    assert model.get_layer("prep_conv").kernel_regularizer.l2 == pytest.approx(0.05)
+    assert model.get_layer("fc").kernel_regularizer.l2 == pytest.approx(0.05)
+    assert model.get_layer("fc").bias_regularizer is None and model.get_layer("prep_bn").gamma_regularizer is None
 
 
 def test_train_checks_before_any_work(tmp_path):
@@ -209,7 +207,5 @@ def test_the_choices_config_repeats_are_the_librarys():
     # config.py imports no Keras or TensorFlow, so it repeats these tuples; they must not drift apart.
     from keras_s11 import config
     from keras_s11.data import checks
-    from keras_s11.lr_finder import READINGS
 
-    assert config.RANGE_TEST_READINGS == READINGS
     assert config.FLIPS == checks.FLIPS

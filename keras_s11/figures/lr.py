@@ -1,13 +1,10 @@
 """Learning-rate figures: the LR range test, a cyclical policy, the LR of every step."""
 
 import textwrap
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
-
-from keras_s11.lr_finder import LRRangeWarning
 
 
 def plot_lr_range_test(
@@ -22,8 +19,6 @@ def plot_lr_range_test(
     rule=None,
     lr_min_band=None,
     lr_max_band=None,
-    probe_losses=None,
-    fitted_losses=None,
 ):
     """Loss (raw and smoothed) and accuracy against the LR, log x-axis.
 
@@ -32,10 +27,9 @@ def plot_lr_range_test(
     `to_dict()` (also as `**result.to_dict()`), the `lr_range_test.json` of
     a run, or an `LRRangeTest` callback after `fit`; or the curves one by one
     as before. A result's bands (`lr_min_band`, `lr_max_band`, see
-    `keras_s11.lr_finder.pick_bands`) are shaded. Warns (`LRRangeWarning`)
-    when LRMAX is the first LR tried:
-    the loss never fell, because the model was trained already or the range
-    starts too high.
+    `keras_s11.lr_finder.pick_bands`) are shaded. When LRMAX is the first LR
+    tried (the loss never fell: the model was trained already, or the range
+    starts too high), the title says so.
 
     Args:
         lrs: An `LRRangeResult`, a dict of its fields, an `LRRangeTest`; or
@@ -50,11 +44,6 @@ def plot_lr_range_test(
             when given.
         lr_min_band, lr_max_band: `(low, high)` LRs each pick could as well
             have been, shaded when given.
-        probe_losses: Loss of the fixed probe batch after each step, drawn
-            when given.
-        fitted_losses: The curve the picks were read from
-            (`keras_s11.lr_finder.fit_loss_curve`); drawn in place of the
-            smoothed loss when given.
 
     Returns:
         A `matplotlib.figure.Figure` with one or two axes.
@@ -85,8 +74,6 @@ def plot_lr_range_test(
         rule = fields.get("rule") if rule is None else rule
         lr_min_band = fields.get("lr_min_band") if lr_min_band is None else lr_min_band
         lr_max_band = fields.get("lr_max_band") if lr_max_band is None else lr_max_band
-        probe_losses = fields.get("probe_losses") if probe_losses is None else probe_losses
-        fitted_losses = fields.get("fitted_losses") if fitted_losses is None else fitted_losses
     bands = {"LRMIN": lr_min_band, "LRMAX": lr_max_band}
     if losses is None or smoothed_losses is None or not len(lrs) == len(losses) == len(smoothed_losses):
         raise ValueError(
@@ -95,24 +82,11 @@ def plot_lr_range_test(
             f"{None if smoothed_losses is None else len(smoothed_losses)}"
         )
     at_start = lr_max is not None and len(lrs) and lr_max <= lrs[0] * (1 + 1e-9)
-    if at_start:
-        warnings.warn(
-            f"LRMAX ({lr_max:.4g}) is the first LR of the range test ({lrs[0]:.4g}): the loss never fell. "
-            "The model may be trained already, or the range starts too high; start the test at a lower LR.",
-            LRRangeWarning,
-            stacklevel=2,
-        )
     has_accuracy = accuracies is not None and any(a is not None for a in accuracies)
     figure = Figure(figsize=(11 if has_accuracy else 6, 4), layout="constrained")
     axes = figure.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
     axes[0].plot(lrs, losses, color="0.75", lw=1, label="loss of each step")
-    if probe_losses is not None and len(probe_losses):
-        axes[0].plot(lrs, probe_losses, color="C0", lw=1, label="loss of the probe batch")
-    if fitted_losses is not None and len(fitted_losses):
-        fitted = [np.nan if v is None else v for v in fitted_losses]
-        axes[0].plot(lrs, fitted, color="C0", lw=2.5, alpha=0.8, label="fitted loss (read by the rule)")
-    else:
-        axes[0].plot(lrs, smoothed_losses, color="C0", lw=2, label="smoothed loss")
+    axes[0].plot(lrs, smoothed_losses, color="C0", lw=2, label="smoothed loss")
     axes[0].set_ylabel("training loss")
     notes = ("; diverged" if diverged else "") + ("; LRMAX at the first LR" if at_start else "")
     axes[0].set_title(f"LR range test: loss{notes}")
@@ -157,8 +131,6 @@ def _range_test_fields(result):
             "rule",
             "lr_min_band",
             "lr_max_band",
-            "probe_losses",
-            "fitted_losses",
         )
         fields = {name: getattr(result, name) for name in names if hasattr(result, name)}
     missing = [name for name in ("lrs", "losses", "smoothed_losses") if fields.get(name) is None]
