@@ -14,47 +14,27 @@ that only need them) start without loading Keras and TensorFlow.
 
 The custom callbacks are `keras_s11.callbacks`. In the repository they live
 in the top-level `callbacks/` folder, which `pip install` installs as
-`keras_s11/callbacks`; in a checkout used without installing (the tests, the
-scripts) the finder below gives that folder the same name.
+`keras_s11/callbacks` (pyproject.toml's `package-dir`); in a checkout used
+without installing, the package's search path reaches that folder too.
 """
 
-import importlib.abc
-import importlib.util
 import os
-import sys
 
 from keras_s11.classes import CIFAR10_CLASSES
 from keras_s11.import_hooks import wrap_first_import
 
 __all__ = ["CIFAR10_CLASSES", "build_model"]
 
-_CALLBACKS = "keras_s11.callbacks"
-
-
-class _CheckoutCallbacksFinder(importlib.abc.MetaPathFinder):
-    """Finds `keras_s11.callbacks` in the `callbacks/` folder beside this package (a source checkout)."""
-
-    def __init__(self, folder):
-        self.folder = folder
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != _CALLBACKS:
-            return None
-        init = os.path.join(self.folder, "__init__.py")
-        return importlib.util.spec_from_file_location(fullname, init, submodule_search_locations=[self.folder])
-
-
-def _install_checkout_finder():
-    here = os.path.dirname(os.path.abspath(__file__))
-    if os.path.isdir(os.path.join(here, "callbacks")):  # installed: keras_s11/callbacks is a plain subpackage
-        return
-    folder = os.path.join(os.path.dirname(here), "callbacks")
-    if os.path.isfile(os.path.join(folder, "__init__.py")):
-        # First in line: this package's own checkout wins over any other install of it.
-        sys.meta_path.insert(0, _CheckoutCallbacksFinder(folder))
-
-
-_install_checkout_finder()
+# In a source checkout used without installing, `keras_s11.callbacks` is the
+# `callbacks/` folder beside this package: the checkout's root joins the
+# package's search path, after the package's own folder (Python's
+# `__path__`, which an installed copy, with keras_s11/callbacks/ inside,
+# does not need).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if not os.path.isdir(os.path.join(_HERE, "callbacks")) and os.path.isfile(
+    os.path.join(os.path.dirname(_HERE), "callbacks", "__init__.py")
+):
+    __path__.append(os.path.dirname(_HERE))
 
 # The modules whose import registers a Keras class (`register_keras_serializable`).
 REGISTERING_MODULES = (
