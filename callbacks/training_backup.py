@@ -1,5 +1,6 @@
 """Per-epoch backups of the training state, so that a killed run can resume."""
 
+import contextlib
 import math
 import os
 import time
@@ -7,6 +8,7 @@ import time
 import keras
 
 from keras_s11.cli import first_line
+from keras_s11.finite_weights import first_non_finite_weight
 from keras_s11.resume import STATE_FILE, ResumeError, read_backup_state
 from keras_s11.run_folder import write_json
 
@@ -64,8 +66,13 @@ class TrainingBackup(keras.callbacks.Callback):
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.keras"
         tmp_name = f"tmp-{name}"
-        self.model.save(os.path.join(self.backup_dir, tmp_name))
-        os.replace(os.path.join(self.backup_dir, tmp_name), os.path.join(self.backup_dir, name))
+        try:
+            self.model.save(os.path.join(self.backup_dir, tmp_name))
+            os.replace(os.path.join(self.backup_dir, tmp_name), os.path.join(self.backup_dir, name))
+        except BaseException:  # a full disk, an interrupt: the previous backup stays whole, and alone
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(self.backup_dir, tmp_name))
+            raise
         state = {"epoch": epoch + 1, "model_file": name, "history": self.history, "train_seconds": self.train_seconds}
         if self.extra_state is not None:
             state["extra"] = self.extra_state()
@@ -88,8 +95,8 @@ def restore_backup(model, backup_dir):
 
     Raises:
         keras_s11.resume.ResumeError: If the backup is damaged (its state
-            unreadable, its model file missing, truncated or not loadable
-            into `model`); one line naming the file.
+            unreadable, its model file missing, truncated, not loadable
+            into `model`, or holding NaN or Inf); one line naming the file.
     """
     state = read_backup_state(backup_dir)
     if state is None:
@@ -104,4 +111,7 @@ def restore_backup(model, backup_dir):
             f"the backup {path} cannot be loaded ({type(error).__name__}: {first_line(error, 200)}); "
             "start again with `resume=False`"
         ) from None
+    problem = first_non_finite_weight(model.weights)
+    if problem:
+        raise ResumeError(f"the backup {path} is broken: its {problem}; start again with `resume=False`")
     return state

@@ -12,6 +12,7 @@ TensorFlow's start-up lines off stderr.
 import argparse
 import contextlib
 import copy
+import errno
 import math
 import os
 import re
@@ -44,10 +45,82 @@ MAX_INT = 2**31 - 1  # counts (epochs, batch sizes, images): far beyond any real
 MAX_SEED = 2**32 - 1  # NumPy's and Keras's seeds are unsigned 32-bit
 
 
+# Faults of the machine, not of the program: each worded as what it is (`describe_os_error`).
+DISK_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
 def fail(message, code=2):
-    """Prints `error: message` on one line to stderr and exits with `code`."""
+    """Prints `error: message` on a line of its own to stderr and exits with `code`.
+
+    A progress bar may have left stdout mid-line: that line is ended first,
+    so the error starts a line of its own where both go to one terminal.
+    """
+    end_open_line()
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+class _LineEndTracker:
+    """Wraps a text stream and remembers whether the last character written ended a line."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.at_line_start = True
+
+    def write(self, text):
+        if text:
+            self.at_line_start = text.endswith(("\n", "\r\n"))
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def tracking_line_ends():
+    """Within the block, `sys.stdout` remembers whether it is mid-line (for `end_open_line`)."""
+    previous = sys.stdout
+    if previous is None or isinstance(previous, _LineEndTracker):
+        yield
+        return
+    sys.stdout = _LineEndTracker(previous)
+    try:
+        yield
+    finally:
+        if sys.stdout is not None and getattr(sys.stdout, "stream", None) is previous:
+            sys.stdout = previous
+
+
+def end_open_line():
+    """Ends the line a progress bar left open on stdout (a no-op when stdout is at a line's start)."""
+    stdout = sys.stdout
+    if stdout is not None and not getattr(stdout, "at_line_start", True):
+        stdout.write("\n")
+    with contextlib.suppress(Exception):
+        stdout.flush()
+
+
+def describe_os_error(error):
+    """One line for a fault of the machine (full disk, quota, read-only, no permission), or `None`.
+
+    Args:
+        error: An exception.
+
+    Returns:
+        For an `OSError` whose errno is one of `DISK_ERRORS`: what happened
+        and, when the error names it, the file (`no space left on the
+        device writing runs/x/model.keras`); otherwise `None`.
+    """
+    if not isinstance(error, OSError) or error.errno not in DISK_ERRORS:
+        return None
+    where = f" writing {error.filename}" if error.filename else ""
+    return DISK_ERRORS[error.errno] + where
 
 
 def first_line(error, limit=None):
@@ -156,7 +229,7 @@ def run_script(main, argv=None, interrupted="interrupted"):
     >>> if __name__ == "__main__":
     ...     run_script(main)
     """
-    with sigterm_as_interrupt(), one_line_warnings():
+    with sigterm_as_interrupt(), one_line_warnings(), tracking_line_ends():
         try:
             return main(argv)
         except KeyboardInterrupt:
@@ -166,13 +239,15 @@ def run_script(main, argv=None, interrupted="interrupted"):
                     raise
                 traceback.print_exc()
                 raise SystemExit(code) from None
-            print(file=sys.stderr)  # end the line a progress bar may have left open
             if how != "interrupted" and interrupted.startswith("interrupted"):
                 interrupted = how + interrupted[len("interrupted") :]
             fail(interrupted, code=code)
         except Exception as error:  # noqa: BLE001 - the point: no traceback unless asked for
             if debug_requested(argv):
                 raise
+            expected = describe_os_error(error) or (first_line(error) if getattr(error, "expected", False) else None)
+            if expected:
+                fail(expected, code=1)
             fail(
                 f"unexpected {describe_error(error, 300)} "
                 f"(rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1 to see the traceback)",

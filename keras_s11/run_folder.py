@@ -1,5 +1,6 @@
 """Run folders that appear complete or not at all."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,7 +19,13 @@ class RunFolderExistsError(FileExistsError):
 
 
 class RunFolderBusyError(RuntimeError):
-    """Raised when another process is writing the same run folder."""
+    """Raised when another process is writing the same run folder.
+
+    An expected condition: a script reports it in its own words
+    (`expected`), not as an unexpected error.
+    """
+
+    expected = True
 
 
 class OutputFolderError(ValueError):
@@ -218,7 +225,12 @@ def current_umask():
 def write_json(path, data):
     """Writes `data` as indented JSON, atomically (temporary file + rename)."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, an interrupt: no half-written file is left
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise

@@ -10,6 +10,7 @@ import keras_s11.losses  # noqa: F401
 import keras_s11.optimizers  # noqa: F401
 import keras_s11.schedules  # noqa: F401
 from keras_s11 import cli
+from keras_s11.finite_weights import first_non_finite_weight
 from keras_s11.model_file import ModelFileError, check_keras_file
 
 
@@ -26,8 +27,9 @@ def load_model(path, compile=True):
         The `keras.Model`.
 
     Raises:
-        ModelFileError: If `path` is missing or is not a Keras model file,
-            with a one-line message naming the path.
+        ModelFileError: If `path` is missing, is not a Keras model file, or
+            holds a weight with NaN or Inf, with a one-line message naming
+            the path (and the weight).
     """
     path = os.fspath(path)
     check_keras_file(path)
@@ -38,6 +40,9 @@ def load_model(path, compile=True):
         raise ModelFileError(f"{path} could not be loaded as a Keras model: {first_line}") from error
     if not isinstance(model, keras.Model):
         raise ModelFileError(f"{path} holds a {type(model).__name__}, not a keras.Model")
+    problem = first_non_finite_weight(model.weights)
+    if problem:
+        raise ModelFileError(f"{path} is broken: its {problem}")
     return model
 
 

@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 
 from keras_s11 import cli
+from keras_s11.finite_weights import non_finite
 from keras_s11.image_file import IMAGE_SIZE, ImageError, read_images  # noqa: F401 - ImageError is part of this API
 from keras_s11.model_file import file_kind
 
@@ -246,6 +247,7 @@ class OnnxClassifier:
         except Exception as error:  # onnxruntime raises its own exception types
             first_line = cli.first_line(error)
             raise ServingModelError(f"{path} is not an ONNX model onnxruntime can load: {first_line}") from None
+        _check_finite_initializers(path)
         metadata = self.session.get_modelmeta().custom_metadata_map
         try:
             self.spec = InputSpec.from_metadata(metadata)
@@ -276,3 +278,14 @@ class OnnxClassifier:
             for start in range(0, len(inputs), batch_size)
         ]
         return np.concatenate(outputs).astype(np.float32)
+
+
+def _check_finite_initializers(path):
+    """Raises `ServingModelError` naming the first weight (initializer) of an ONNX file holding NaN or Inf."""
+    import onnx
+    from onnx import numpy_helper
+
+    for initializer in onnx.load(path).graph.initializer:
+        problem = non_finite(initializer.name, numpy_helper.to_array(initializer))
+        if problem:
+            raise ServingModelError(f"{path} is broken: its {problem}")

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from keras_s11 import run_layout
-from keras_s11.cli import first_line
+from keras_s11.cli import describe_os_error, first_line
 from keras_s11.config import ConfigError, TrainConfig
 from keras_s11.resume import BACKUP_DIR, ResumeError, backed_up_epochs, has_backup, read_saved_config
 from keras_s11.run_folder import partial_path, write_json
@@ -139,12 +139,30 @@ def train(config=None, /, *, command=None, callbacks=(), **settings):
     try:
         return _train(config, plan, started, command, list(callbacks))
     except KeyboardInterrupt:
-        partial = partial_path(plan.run_path)
-        try:
-            kept = backed_up_epochs(partial) if has_backup(partial) else 0
-        except ResumeError:
-            kept = 0
+        kept = _epochs_kept(plan)
         raise TrainingInterrupted(plan.run_name, plan.run_path, kept, os.path.isdir(plan.run_path)) from None
+    except OSError as error:
+        fault = describe_os_error(error)
+        if fault is None:
+            raise
+        kept = _epochs_kept(plan)
+        if os.path.isdir(plan.run_path):
+            raise TrainingError(f"{fault}; the run is complete in {plan.run_path} but its report is not") from None
+        if kept:
+            raise TrainingError(
+                f"{fault}; the state after epoch {kept} is kept in {partial_path(plan.run_path)}: "
+                f"free space and rerun with `resume=True` and `run_name={plan.run_name}`"
+            ) from None
+        raise TrainingError(f"{fault}; no epoch was kept") from None
+
+
+def _epochs_kept(plan):
+    """Epochs in the interrupted run's backup (0: nothing to resume)."""
+    partial = partial_path(plan.run_path)
+    try:
+        return backed_up_epochs(partial) if has_backup(partial) else 0
+    except ResumeError:
+        return 0
 
 
 def _train(config, plan, started, command, user_callbacks):
@@ -219,6 +237,7 @@ def _train(config, plan, started, command, user_callbacks):
                 config, model, result.history, seconds, test_ds, validation_ds, (x_test, y_test), held, lrs
             )
             write_json(run.file(run_layout.METRICS), result.metrics)
+            _check_finite(model)
             model.save(run.file(run_layout.MODEL))
     except RunFolderExistsError as error:  # the run folder appeared from elsewhere while this run went on
         raise TrainingError(str(error)) from None
@@ -226,6 +245,15 @@ def _train(config, plan, started, command, user_callbacks):
     if config.report:
         _report(config, result, (x_test, y_test), probabilities, command)
     return result
+
+
+def _check_finite(model):
+    """Raises `TrainingError` when a weight of the trained model holds NaN or Inf: it is not saved."""
+    from keras_s11.finite_weights import first_non_finite_weight
+
+    problem = first_non_finite_weight(model.weights)
+    if problem:
+        raise TrainingError(f"the trained model is broken, its {problem}: it was not saved")
 
 
 def _load_data(config):
@@ -323,9 +351,9 @@ def _find_lrs(config, model, make_input, run):
     result = find_lr_range(
         model,
         make_input(),
-        config.range_test_start,
-        config.range_test_end,
-        config.range_test_steps,
+        start_lr=config.range_test_start,
+        end_lr=config.range_test_end,
+        num_steps=config.range_test_steps,
         verbose=config.verbose,
     )
     print(f"LR range test took {time.time() - start:.0f} s")
@@ -348,6 +376,8 @@ def _restore_or_find_lrs(config, plan, model, make_input, run):
         backup_dir = run.file(BACKUP_DIR)
         try:
             state = restore_backup(model, backup_dir)
+        except ResumeError as error:  # says what is wrong with which file
+            raise TrainingError(str(error)) from None
         except Exception as error:  # a backup the zip check passed but Keras cannot load
             raise TrainingError(
                 f"the backup in {backup_dir} cannot be loaded ({first_line(error)}); start again with `resume=False`"
