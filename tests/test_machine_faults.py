@@ -238,3 +238,49 @@ def test_the_trained_model_is_checked_before_it_is_saved(image_folder, tmp_path,
     with pytest.raises(TrainingError, match=r"the trained model is broken, its weight `fc/bias` holds Inf"):
         train(run_name="bad", data_dir=str(image_folder), out_dir=str(tmp_path / "runs"), **TINY)
     assert not (tmp_path / "runs" / "bad").exists()
+
+
+# --- the GPU and TPU defaults, on this CPU -------------------------------------------------------
+
+
+@pytest.mark.parametrize("precision, resume", [("mixed_float16", True), ("mixed_bfloat16", False)])
+def test_the_accelerator_defaults_train_resume_and_export_with_parity(
+    precision, resume, image_folder, tmp_path, monkeypatch
+):
+    """`--precision mixed_float16 --jit-compile on` (GPUs) and `mixed_bfloat16` (TPUs) end to end, tiny."""
+    from keras_s11.callbacks import TrainingBackup
+    from keras_s11.export.exporter import export_model
+    from keras_s11.saving import load_model
+    from keras_s11.training import TrainingInterrupted, train
+
+    settings = dict(TINY, data_dir=str(image_folder), out_dir=str(tmp_path / "runs"), epochs=2, batch_size=16)
+    settings.update(precision=precision, jit_compile="on")
+    whole = train(run_name="whole", **settings)
+    assert json.loads(open(os.path.join(whole.run_path, "config.json")).read())["jit_compile_enabled"] is True
+    if resume:
+        end_of_epoch = TrainingBackup.on_epoch_end
+
+        def stop_after_the_first_backup(self, epoch, logs=None):
+            end_of_epoch(self, epoch, logs)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(TrainingBackup, "on_epoch_end", stop_after_the_first_backup)
+        with pytest.raises(TrainingInterrupted) as info:
+            train(run_name="stopped", **settings)
+        assert info.value.epochs_kept == 1
+        monkeypatch.setattr(TrainingBackup, "on_epoch_end", end_of_epoch)
+        resumed = train(run_name="stopped", resume=True, **settings)
+        assert resumed.history == whole.history
+        weights = (load_model(os.path.join(r.run_path, "model.keras")).get_weights() for r in (whole, resumed))
+        for a, b in zip(*weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+    report = export_model(
+        os.path.join(whole.run_path, "model.keras"),
+        tmp_path / "export",
+        formats=("onnx",),
+        data_dir=str(image_folder),
+        parity_count=20,
+    )
+    assert report["model_precision"] == precision and report["exported_precision"] == "float32"
+    (onnx_entry,) = report["artefacts"].values()
+    assert onnx_entry["passed"] is True, onnx_entry
