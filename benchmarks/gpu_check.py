@@ -109,7 +109,7 @@ def run_backend(args):
         jit_compile=jit,
     )
     start = time.perf_counter()
-    found = find_lr_range(model, train, 1e-3, 10.0, args.range_test_steps, verbose=0)
+    found = find_lr_range(model, train, start_lr=1e-3, end_lr=10.0, num_steps=args.range_test_steps, verbose=0)
     range_seconds = time.perf_counter() - start
     print(f"[{backend}] range test: LRMIN {found.lr_min:.4g}, LRMAX {found.lr_max:.4g} ({range_seconds:.1f} s)")
     lr_min, lr_max = (found.lr_min, found.lr_max) if found.lr_min < found.lr_max else (0.04, 0.4)

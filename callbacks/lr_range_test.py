@@ -84,6 +84,7 @@ class LRRangeTest(keras.callbacks.Callback):
         self.smoothing = smoothing
         self.divergence_factor = divergence_factor
         self.restore = restore
+        self._saved_weights = self._saved_optimizer = None
         self._reset_records()
 
     def _reset_records(self):
@@ -106,7 +107,7 @@ class LRRangeTest(keras.callbacks.Callback):
         self._saved_weights = [np.array(w) for w in self.model.get_weights()]
         if not optimizer.built:  # build it now, so its initial state can be restored
             optimizer.build(self.model.trainable_variables)
-        self._saved_optimizer = [np.array(v) for v in optimizer.variables]
+        self._saved_optimizer = [np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables]  # copies
 
     def on_train_batch_begin(self, batch, logs=None):
         self.model.reset_metrics()  # so the logs of this batch are its own
@@ -139,7 +140,18 @@ class LRRangeTest(keras.callbacks.Callback):
                 f"Give `fit` more epochs (at least {self.num_steps} steps in all).",
                 stacklevel=2,
             )
-        if not self.restore:
+        if self.restore:
+            self.restore_model()
+        self._saved_weights = self._saved_optimizer = None  # a copy of the model: let it go
+
+    def restore_model(self):
+        """Puts back the weights, the optimizer's state and its LR saved when training began.
+
+        `on_train_end` calls it (unless `restore=False`); call it yourself
+        after a `fit` that failed midway, which calls no `on_train_end`.
+        Does nothing outside a `fit`.
+        """
+        if self._saved_weights is None:
             return
         self.model.set_weights(self._saved_weights)
         optimizer = self.model.optimizer

@@ -1,5 +1,7 @@
 """One-cycle policy callback: sets the learning rate every step."""
 
+from collections.abc import Mapping
+
 import keras
 
 from keras_s11.callbacks._optimizer_checks import check_step_callback
@@ -37,6 +39,8 @@ class OneCycle(keras.callbacks.Callback):
     Example:
 
     >>> model.fit(train_ds, epochs=24, shuffle=False, callbacks=[OneCycle(0.04, 0.4, epochs=24, peak_epoch=5)])
+    >>> # Or between the LRs an LR range test found (`keras_s11.lr_finder.find_lr_range`):
+    >>> one_cycle = OneCycle.from_range_test(find_lr_range(model, x, y), epochs=10, peak_epoch=3)
     """
 
     def __init__(
@@ -63,6 +67,47 @@ class OneCycle(keras.callbacks.Callback):
         self.mode = mode
         self.lrs = []
         self._first_epoch_of_fit = False
+
+    @classmethod
+    def from_range_test(cls, result, epochs=24, peak_epoch=5, **kwargs):
+        """A one cycle between the LRs a range test found: `lr_min` to `lr_max` and back.
+
+        Args:
+            result: What `keras_s11.lr_finder.find_lr_range` returns (an
+                `LRRangeResult`), or a dict with its `lr_min` and `lr_max`
+                (a run's `lr_range_test.json`).
+            epochs: Length of the cycle in epochs.
+            peak_epoch: Epoch at which the learning rate peaks at `lr_max`.
+            **kwargs: Further `OneCycle` arguments (`steps_per_epoch`,
+                `mode`).
+
+        Returns:
+            A `OneCycle` callback.
+
+        Raises:
+            ValueError: If `result` holds no `lr_min` below its `lr_max`
+                (the range test found no range: its `LRRangeWarning` says
+                why), or an argument of the cycle is out of range.
+
+        Example:
+
+        >>> result = find_lr_range(model, x_train, y_train, batch_size=64)
+        >>> one_cycle = OneCycle.from_range_test(result, epochs=10, peak_epoch=3)
+        >>> model.fit(x_train, y_train, batch_size=64, epochs=10, callbacks=[one_cycle])
+        """
+        read = result.get if isinstance(result, Mapping) else lambda name: getattr(result, name, None)
+        lr_min, lr_max = read("lr_min"), read("lr_max")
+        if lr_min is None or lr_max is None:
+            raise ValueError(
+                "Argument `result` must be a range-test result with `lr_min` and `lr_max` (what find_lr_range "
+                f"returns). Received: result of type {type(result).__name__}"
+            )
+        if not 0 < lr_min < lr_max:
+            raise ValueError(
+                "Argument `result` gives no LR range to cycle over: its `lr_min` must be below its `lr_max`. "
+                f"Received: lr_min={lr_min}, lr_max={lr_max} (the range test's LRRangeWarning says why)"
+            )
+        return cls(lr_min, lr_max, epochs=epochs, peak_epoch=peak_epoch, **kwargs)
 
     def lr_at(self, epoch):
         """Learning rate at a fractional epoch."""

@@ -99,7 +99,7 @@ def main(out_path):
             metrics=["accuracy"],
             jit_compile=jit,
         )
-    found = find_lr_range(model, train, 1e-3, 1.0, num_steps=6, verbose=0)
+    found = find_lr_range(model, train, start_lr=1e-3, end_lr=1.0, num_steps=6, verbose=0)
     one_cycle, steps = OneCycle(0.01, 0.1, epochs=2, peak_epoch=1), StepHistory()
 
     class LastStepWeights(keras.callbacks.Callback):

@@ -51,7 +51,7 @@ def train(strategy, sync_batchnorm):
     initial = [np.array(w) for w in model.get_weights()]
     # The range test reads passes (epochs) of its own input, as scripts/train.py gives it:
     # a strategy's prefetching may read further ahead than the steps it runs.
-    found = find_lr_range(model, dataset(), 1e-3, 1.0, num_steps=5, verbose=0)
+    found = find_lr_range(model, dataset(), start_lr=1e-3, end_lr=1.0, num_steps=5, verbose=0)
     restored = all(np.array_equal(a, b) for a, b in zip(initial, model.get_weights()))
     one_cycle = OneCycle(0.04, 0.4, epochs=2, peak_epoch=1)
     history = model.fit(dataset(), epochs=2, callbacks=[one_cycle], verbose=0, shuffle=False)

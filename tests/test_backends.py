@@ -39,20 +39,25 @@ def tensorflow_lrs():
     return tensorflow_one_cycle()
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_training_runs_without_tensorflow(backend, tmp_path, tensorflow_lrs):
+def run_on_backend(script, backend, tmp_path):
+    """Runs `tests/<script> OUT.json` on `backend` in a process of its own; returns what it wrote to OUT.json."""
     out = tmp_path / "result.json"
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
     run = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "backend_run.py"), str(out)],
+        [sys.executable, os.path.join(ROOT, "tests", script), str(out)],
         env=env,
         capture_output=True,
         text=True,
         timeout=900,  # about 30 s on an idle 2-core machine
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_training_runs_without_tensorflow(backend, tmp_path, tensorflow_lrs):
+    result = run_on_backend("backend_run.py", backend, tmp_path)
     assert result["backend"] == backend
     assert result["tensorflow_imported"] == []  # blocked imports fail; none got through
     assert result["inputs"] == ["TrainBatches", "EvalBatches"]
@@ -71,3 +76,24 @@ def test_training_runs_without_tensorflow(backend, tmp_path, tensorflow_lrs):
     assert len(lrs) == 8
     assert result["lrs"] == lrs  # exactly, float for float
     assert result["schedule"] == schedule
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_range_test_and_the_one_cycle_on_arrays_without_tensorflow(backend, tmp_path):
+    """`find_lr_range` on NumPy arrays restores the model and repeats with the seed; its picks feed `OneCycle`."""
+    result = run_on_backend("own_model_backend_run.py", backend, tmp_path)
+    assert result["backend"] == backend
+    assert result["tensorflow_imported"] == []
+    steps = len(result["lrs"])  # 60, or fewer where the loss diverged at the largest LRs
+    assert 50 <= steps <= 60 and len(result["losses"]) == steps and np.all(np.isfinite(result["losses"]))
+    np.testing.assert_allclose(result["lrs"], np.geomspace(1e-4, 10.0, 60)[:steps], rtol=1e-12)
+    assert result["same_losses_with_the_same_seed"]
+    assert result["restored"] and result["lr_restored"]  # weights, Adam's state and the LR, bit for bit
+    lr_min, lr_max = result["picks"]
+    assert 1e-4 <= lr_min < lr_max <= 10.0, result["warnings"]
+    (min_low, min_high), (max_low, max_high) = result["bands"]
+    assert min_low <= lr_min <= min_high and max_low <= lr_max <= max_high
+    # 4 steps an epoch, 2 epochs, the peak at epoch 1: LRMIN, up to LRMAX at step 4, down again.
+    expected = [lr_min + (lr_max - lr_min) * min(s / 4, 2 - s / 4) for s in range(8)]
+    np.testing.assert_allclose(result["one_cycle_lrs"], expected, rtol=1e-6)
+    assert len(result["one_cycle_losses"]) == 2 and np.all(np.isfinite(result["one_cycle_losses"]))

@@ -195,9 +195,9 @@ def learnable_dataset(n=1024, batch_size=64, seed=0):
 def test_find_lr_range_returns_curves_and_leaves_the_model_alone(capsys):
     model = tiny_model(lr=0.05)
     weights = [np.array(w) for w in model.get_weights()]
-    result = find_lr_range(model, learnable_dataset(), 1e-3, 10.0, num_steps=40, verbose=1)
+    result = find_lr_range(model, learnable_dataset(), start_lr=1e-3, end_lr=10.0, num_steps=40, verbose=1)
     assert len(result.lrs) == len(result.losses) == len(result.smoothed_losses) == 40
-    assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, result.smoothed_losses)
+    assert (result.lr_min, result.lr_max) == suggest_lr_range(result.lrs, result.smoothed_losses, losses=result.losses)
     assert 1e-3 < result.lr_min < result.lr_max < 10.0
     expected_bands = pick_bands(result.lrs, result.losses, result.smoothed_losses, result.lr_min, result.lr_max)
     assert (result.lr_min_band, result.lr_max_band) == expected_bands
@@ -256,7 +256,7 @@ def test_range_test_on_the_training_pipeline_triggers_no_shuffle_warning():
     model.fit = recording_fit
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        find_lr_range(model, train_ds, 1e-3, 1.0, num_steps=3, verbose=0)
+        find_lr_range(model, train_ds, start_lr=1e-3, end_lr=1.0, num_steps=3, verbose=0)
     messages = [str(warning.message) for warning in caught]
     assert not any("`shuffle=True` was passed" in message for message in messages), messages
     assert [arguments["shuffle"] for arguments in fit_arguments] == [False]  # older Keras does not warn: ask `fit`

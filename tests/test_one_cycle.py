@@ -140,3 +140,21 @@ def test_one_cycle_sets_the_lr_through_float16_loss_scaling():
     model.fit(ds, epochs=2, callbacks=[cycle], verbose=0)
     assert cycle.lrs[4] == pytest.approx(0.1)  # step 4 of 8: the peak at epoch 1
     assert float(model.optimizer.learning_rate) == pytest.approx(cycle.lrs[-1])
+
+
+def test_from_range_test_takes_the_picks_and_refuses_a_result_without_a_range():
+    from keras_s11.lr_finder import LRRangeResult
+
+    curves = dict(lrs=[1e-3, 1e-2], losses=[2.0, 1.0], smoothed_losses=[2.0, 1.5], accuracies=[None, None])
+    result = LRRangeResult(**curves, lr_min=0.01, lr_max=0.3, diverged=False)
+    cycle = OneCycle.from_range_test(result, epochs=10, peak_epoch=3, mode="cosine", steps_per_epoch=7)
+    assert (cycle.lr_min, cycle.lr_max, cycle.epochs, cycle.peak_epoch) == (0.01, 0.3, 10, 3)
+    assert (cycle.mode, cycle.steps_per_epoch) == ("cosine", 7)
+    assert OneCycle.from_range_test({"lr_min": 0.02, "lr_max": 0.2}).lr_at(5) == pytest.approx(0.2)
+    no_range = LRRangeResult(**curves, lr_min=1e-3, lr_max=1e-3, diverged=False)  # the loss never fell
+    with pytest.raises(ValueError, match=r"no LR range to cycle over.*Received: lr_min=0.001, lr_max=0.001"):
+        OneCycle.from_range_test(no_range)
+    with pytest.raises(ValueError, match="Argument `result` must be a range-test result.*of type float"):
+        OneCycle.from_range_test(0.1)
+    with pytest.raises(ValueError, match="peak_epoch"):
+        OneCycle.from_range_test(result, epochs=3, peak_epoch=5)

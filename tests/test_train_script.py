@@ -102,7 +102,7 @@ def test_range_test_only_saves_the_curve_and_stops_and_a_second_run_picks_the_sa
     ]
     curve = json.loads((tmp_path / "rt" / "lr_range_test.json").read_text())
     assert len(curve["lrs"]) == len(curve["losses"]) == len(curve["smoothed_losses"]) == 5
-    picks = suggest_lr_range(curve["lrs"], curve["smoothed_losses"])
+    picks = suggest_lr_range(curve["lrs"], curve["smoothed_losses"], losses=curve["losses"])
     assert (curve["lr_min"], curve["lr_max"]) == picks
     bands = pick_bands(curve["lrs"], curve["losses"], curve["smoothed_losses"], *picks)
     assert (tuple(curve["lr_min_band"]), tuple(curve["lr_max_band"])) == bands
