@@ -182,9 +182,9 @@ def suggest_lr_range(lrs, smoothed_losses, rise=0.05, fall=0.1, *, losses=None, 
     the 5 % and the picks are those of the 5 % rule.
 
     On CIFAR-10 with this network (seed 0 of the README command,
-    docs/runs/full-24ep-ema-s0) the smoothed loss falls from 2.50 at 1e-3 to
-    2.16 at 0.29 and rises after: LRMAX = 0.29, LRMIN = 0.0064, so the one
-    cycle ends about 1.7 decades below its peak.
+    docs/runs/full-24ep-ls0.1-s0) the smoothed loss falls from 2.50 at 1e-3
+    to 2.08 at 0.15 and rises after: LRMAX = 0.15, LRMIN = 0.0064, so the
+    one cycle ends about 1.4 decades below its peak.
 
     Where the curve gives no trustworthy pick, an `LRRangeWarning` says
     why: the loss never fell clearly below its first value (both picks are

@@ -90,7 +90,7 @@ def free_ports(n):
 def test_two_workers_on_localhost_train_the_same_model(image_folder, tmp_path):
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     args = "--width 4 --precision float32 --verbose 0 --batch-size 32 --epochs 2 --peak-epoch 1"
-    args += " --range-test-steps 10 --no-tta --strategy multi-worker --run-name mw"
+    args += " --range-test-steps 30 --no-tta --strategy multi-worker --run-name mw"
     command = [sys.executable, TRAIN, "--data-dir", str(image_folder), "--out-dir", str(tmp_path), *args.split()]
     processes = []
     for index in range(2):

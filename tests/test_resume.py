@@ -14,9 +14,9 @@ from keras_s11.callbacks import OneCycle
 from tests.test_train_script import TRAIN, run_tiny
 
 # The default recipe (Keras's SGD, random flips, the weight average, whose state the backup must carry too),
-# tiny: 7 steps per epoch on the fixture's 120 images; LRs found by a short range test (10 steps: fewer find no
+# tiny: 7 steps per epoch on the fixture's 120 images; LRs found by a short range test (30 steps: 10 find no
 # range).
-RESUMABLE = "--batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 10 --no-tta --no-report".split()
+RESUMABLE = "--batch-size 16 --epochs 6 --peak-epoch 2 --range-test-steps 30 --no-tta --no-report".split()
 
 
 def start_tiny(image_folder, out_dir, run_name, *args):

@@ -44,7 +44,7 @@ def test_tiny_end_to_end_run_writes_a_complete_run_folder(image_folder, tmp_path
         image_folder,
         tmp_path / "runs",
         "tiny",
-        *"--batch-size 32 --epochs 2 --peak-epoch 1 --range-test-steps 10".split(),
+        *"--batch-size 32 --epochs 2 --peak-epoch 1 --range-test-steps 30".split(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LRMIN = " in result.stdout and "LRMAX = " in result.stdout

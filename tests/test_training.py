@@ -11,7 +11,7 @@ from keras_s11.config import ConfigError, TrainConfig
 from keras_s11.training import TrainResult, train
 from tests.test_train_script import RUN_FILES
 
-TINY = dict(width=4, precision="float32", verbose=0, batch_size=32, epochs=2, peak_epoch=1, range_test_steps=10)
+TINY = dict(width=4, precision="float32", verbose=0, batch_size=32, epochs=2, peak_epoch=1, range_test_steps=30)
 
 
 def event_scalars(folder):
@@ -72,7 +72,7 @@ def test_train_returns_the_result_and_writes_the_scripts_run_folder(image_folder
         [v for _, v in validation_logs["epoch_accuracy"]], result.history["val_accuracy"], rtol=1e-5
     )
     curve = event_scalars(logs / "lr_range_test")
-    assert [step for step, _ in curve["range_test/loss"]] == list(range(10))
+    assert [step for step, _ in curve["range_test/loss"]] == list(range(30))
     np.testing.assert_allclose([v for _, v in curve["range_test/loss"]], result.range_test.losses, rtol=1e-6)
     np.testing.assert_allclose([v for _, v in curve["range_test/learning_rate"]], result.range_test.lrs, rtol=1e-6)
     test = result.range_test
