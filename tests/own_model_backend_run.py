@@ -57,9 +57,60 @@ def main(out_path):
     history = model.fit(x, y, batch_size=32, epochs=2, callbacks=[one_cycle], verbose=0)
     result["one_cycle_lrs"] = one_cycle.lrs
     result["one_cycle_losses"] = history.history["loss"]
+    result["variants"] = variants(x, y)
     result["tensorflow_imported"] = sorted(name for name in sys.modules if name.split(".")[0] in backend_run.BLOCKED)
     with open(out_path, "w") as f:
         json.dump(result, f)
+
+
+def variants(x, y):
+    """Each input kind (with Adam) and each optimizer kind (with arrays): does the range test run and restore?"""
+    import keras
+
+    from keras_s11.lr_finder import find_lr_range
+
+    def two_inputs(names):
+        a, b = keras.Input((2,), name=names[0]), keras.Input((2,), name=names[1])
+        hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([a, b]))
+        return keras.Model([a, b], keras.layers.Dense(1)(hidden))
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            return x[32 * index : 32 * index + 32], y[32 * index : 32 * index + 32]
+
+    def dense():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+
+    inputs = {
+        "arrays": (dense, lambda: (x, y)),
+        "list of arrays": (lambda: two_inputs(("a", "b")), lambda: ([x[:, :2], x[:, 2:]], y)),
+        "dict of arrays": (lambda: two_inputs(("a", "b")), lambda: ({"a": x[:, :2], "b": x[:, 2:]}, y)),
+        "PyDataset": (dense, lambda: (Batches(), None)),
+    }
+    optimizers = {
+        "SGD": lambda: keras.optimizers.SGD(0.01, momentum=0.9),
+        "Adam": lambda: keras.optimizers.Adam(1e-3),
+        "AdamW": lambda: keras.optimizers.AdamW(1e-3),
+        "LossScaleOptimizer": lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01, momentum=0.9)),
+    }
+    cases = [(name, build, data, optimizers["Adam"]) for name, (build, data) in inputs.items()]
+    cases += [(name, dense, lambda: (x, y), make) for name, make in optimizers.items() if name != "Adam"]
+    outcome = {}
+    for name, build, data, make_optimizer in cases:
+        keras.utils.set_random_seed(0)
+        model = build()
+        model.compile(make_optimizer(), "mse")
+        model.fit(*data(), epochs=1, verbose=0)  # optimizer state to restore
+        before = state(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = find_lr_range(model, *data(), start_lr=1e-4, end_lr=10.0, num_steps=40, verbose=0)
+        restored = all(np.array_equal(a, b) for a, b in zip(before, state(model), strict=True))
+        outcome[name] = {"steps": len(found.lrs), "restored": restored, "picks": [found.lr_min, found.lr_max]}
+    return outcome
 
 
 if __name__ == "__main__":

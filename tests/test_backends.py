@@ -97,3 +97,9 @@ def test_the_range_test_and_the_one_cycle_on_arrays_without_tensorflow(backend, 
     expected = [lr_min + (lr_max - lr_min) * min(s / 4, 2 - s / 4) for s in range(8)]
     np.testing.assert_allclose(result["one_cycle_lrs"], expected, rtol=1e-6)
     assert len(result["one_cycle_losses"]) == 2 and np.all(np.isfinite(result["one_cycle_losses"]))
+    # Each input kind (arrays, a list or dict of them for two inputs, a PyDataset) and optimizer kind.
+    kinds = ["arrays", "list of arrays", "dict of arrays", "PyDataset", "SGD", "AdamW", "LossScaleOptimizer"]
+    assert sorted(result["variants"]) == sorted(kinds)
+    for kind, outcome in result["variants"].items():
+        assert outcome["restored"] and outcome["steps"] >= 20, (kind, outcome)
+        assert 1e-4 <= outcome["picks"][0] <= outcome["picks"][1] <= 10.0, (kind, outcome)
