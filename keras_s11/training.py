@@ -233,11 +233,11 @@ def _train(config, plan, started, command, user_callbacks):
             result.history, seconds = _fit(
                 config, plan, model, datasets, run, state, lrs, steps_per_epoch, user_callbacks
             )
+            _check_finite(model)  # before evaluating or saving a broken model
             result.metrics, probabilities = _evaluate(
                 config, model, result.history, seconds, test_ds, validation_ds, (x_test, y_test), held, lrs
             )
             write_json(run.file(run_layout.METRICS), result.metrics)
-            _check_finite(model)
             model.save(run.file(run_layout.MODEL))
     except RunFolderExistsError as error:  # the run folder appeared from elsewhere while this run went on
         raise TrainingError(str(error)) from None
