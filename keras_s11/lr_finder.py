@@ -1,12 +1,10 @@
 """Runs the LR range test on any compiled Keras model and suggests LRMIN and LRMAX."""
 
 import dataclasses
-import numbers
-import warnings
 
 import keras
 
-from keras_s11.range_test_inputs import is_dataset, is_number, range_test_fit_arguments, repeat_input
+from keras_s11.range_test_inputs import range_test_fit_arguments, repeat_input
 from keras_s11.range_test_rule import (
     LR_RULE,
     NOISE_HALF_WIDTH,
@@ -105,10 +103,9 @@ def find_lr_range(
     too short to read), an `LRRangeWarning` says why
     (`suggest_lr_range`).
 
-    The call of earlier versions, `find_lr_range(model, dataset, start_lr,
-    end_lr, num_steps)` with the learning rates as positional arguments,
-    still works (with a `DeprecationWarning`): a number where `y` stands is
-    read as `start_lr` when `x` is a dataset.
+    The learning rates follow `y` and `batch_size`, as in `fit`: pass them
+    as keywords (`find_lr_range(model, dataset, 1e-3, 10.0)` is refused
+    with the error a dataset gives for a `y`).
 
     Args:
         model: A compiled `keras.Model`, its optimizer built with a float
@@ -156,10 +153,6 @@ def find_lr_range(
             "Argument `model` must be compiled with an optimizer and a loss (`model.compile(...)`) before the "
             f"range test. Received: model {model.name!r}, not compiled"
         )
-    if is_dataset(x) and is_number(y):
-        y, batch_size, start_lr, end_lr, num_steps, mode = _positional_learning_rates(
-            y, batch_size, start_lr, end_lr, num_steps, mode
-        )
     test = LRRangeTest(start_lr, end_lr, num_steps, mode=mode, **kwargs)
     arguments = range_test_fit_arguments(x, y, batch_size, num_steps)
     check_step_callback(model, "find_lr_range")
@@ -174,28 +167,6 @@ def find_lr_range(
         bands = f"bands {min_low:.4g}-{min_high:.4g} and {max_low:.4g}-{max_high:.4g}"
         print(f"LR range test: LRMIN={result.lr_min:.4g}, LRMAX={result.lr_max:.4g}; {bands} ({result.rule})")
     return result
-
-
-def _positional_learning_rates(y, batch_size, start_lr, end_lr, num_steps, mode):
-    """The arguments of an earlier version's call `find_lr_range(model, dataset, start_lr, end_lr, num_steps)`.
-
-    Its positions 3 to 5 are now `y`, `batch_size` and `start_lr`; an
-    integer in the last is a number of steps, a string in `end_lr`'s place
-    a mode.
-    """
-    warnings.warn(
-        "find_lr_range(model, dataset, start_lr, end_lr, num_steps) with the learning rates as positional "
-        "arguments is deprecated: the third and fourth arguments are now `y` and `batch_size`, as in `fit`. "
-        "Pass start_lr=, end_lr=, num_steps= as keywords.",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    if isinstance(end_lr, str):
-        mode = end_lr
-    new_end_lr = batch_size if batch_size is not None else end_lr
-    if isinstance(start_lr, numbers.Integral) and not isinstance(start_lr, bool):
-        num_steps = int(start_lr)
-    return None, None, y, new_end_lr, num_steps, mode
 
 
 def read_range_test(test):

@@ -158,16 +158,11 @@ def test_a_fit_that_fails_midway_leaves_the_model_as_it_was():
     assert_same(before, snapshot(model))
 
 
-def test_the_earlier_positional_call_still_works():
+def test_learning_rates_in_ys_place_get_the_datasets_error():
     x, y = data()
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
-    model = regression_model()
-    with pytest.warns(DeprecationWarning, match="keywords"):
-        result = quietly(model, dataset, 1e-3, 1.0, 6)
-    np.testing.assert_allclose(result.lrs, np.geomspace(1e-3, 1.0, 6), rtol=1e-12)
-    with pytest.warns(DeprecationWarning):
-        result = quietly(model, dataset, 1e-2, 1.0, num_steps=4, mode="linear")
-    np.testing.assert_allclose(result.lrs, [0.01, 0.34, 0.67, 1.0], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"Argument `y` must be None when `x` is a dataset.*Received: y=0.001"):
+        quietly(regression_model(), dataset, 1e-3, 1.0, 6)
 
 
 @pytest.mark.parametrize(
