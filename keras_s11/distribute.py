@@ -17,6 +17,8 @@ runs on every backend.
 import glob
 import json
 import os
+import re
+import sys
 
 from keras_s11 import cli
 from keras_s11.single_device import SingleDeviceStrategy
@@ -189,6 +191,30 @@ def task_run_name(run_name, strategy_name, environ=None):
     if (task["type"], int(task["index"])) == chief:
         return run_name
     return f"{run_name}.{task['type']}-{int(task['index'])}"
+
+
+def describe_lost_worker(error, environ=None):
+    """What a multi-worker error says about a lost worker, in one line; `None` for any other error.
+
+    When a worker of a `MultiWorkerMirroredStrategy` cluster dies or stops
+    answering, TensorFlow aborts the collective ops of the others: a dead
+    worker's connection fails within seconds, a frozen one stops sending
+    heartbeats. Each of the others then raises `UnavailableError` from the
+    step it was in.
+
+    Args:
+        error: The exception a training raised.
+        environ: Mapping to read `TF_CONFIG` from (default `os.environ`).
+
+    Returns:
+        E.g. `"lost contact with another worker of the cluster (Collective
+        ops is aborted by: recvmsg:Connection reset by peer)"`, or `None`.
+    """
+    tf = sys.modules.get("tensorflow")  # the error can only come from TensorFlow, if it was imported
+    if tf is None or not isinstance(error, tf.errors.UnavailableError) or tf_config_cluster(environ) is None:
+        return None
+    cause = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", cli.first_line(error)).rstrip(": ")
+    return f"lost contact with another worker of the cluster ({cause})"
 
 
 def describe_strategy(strategy):

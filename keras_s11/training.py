@@ -23,6 +23,7 @@ import numpy as np
 from keras_s11 import run_layout
 from keras_s11.cli import describe_os_error, first_line
 from keras_s11.config import ConfigError, TrainConfig
+from keras_s11.distribute import describe_lost_worker
 from keras_s11.resume import BACKUP_DIR, ResumeError, backed_up_epochs, has_backup, read_saved_config
 from keras_s11.run_folder import partial_path, write_json
 from keras_s11.run_plan import plan_run
@@ -145,15 +146,25 @@ def train(config=None, /, *, command=None, callbacks=(), **settings):
         fault = describe_os_error(error)
         if fault is None:
             raise
-        kept = _epochs_kept(plan)
-        if os.path.isdir(plan.run_path):
-            raise TrainingError(f"{fault}; the run is complete in {plan.run_path} but its report is not") from None
-        if kept:
-            raise TrainingError(
-                f"{fault}; the state after epoch {kept} is kept in {partial_path(plan.run_path)}: "
-                f"free space and rerun with `resume=True` and `run_name={plan.run_name}`"
-            ) from None
-        raise TrainingError(f"{fault}; no epoch was kept") from None
+        raise _machine_fault(plan, fault, "free space and rerun") from None
+    except Exception as error:
+        fault = describe_lost_worker(error)
+        if fault is None:
+            raise
+        raise _machine_fault(plan, fault, "restart every worker") from None
+
+
+def _machine_fault(plan, fault, remedy):
+    """A `TrainingError` for a fault of the machine: what happened, what is kept, how to go on."""
+    kept = _epochs_kept(plan)
+    if os.path.isdir(plan.run_path):
+        return TrainingError(f"{fault}; the run is complete in {plan.run_path} but its report is not")
+    if kept:
+        return TrainingError(
+            f"{fault}; the state after epoch {kept} is kept in {partial_path(plan.run_path)}: "
+            f"{remedy} with `resume=True` and `run_name={plan.run_name}`"
+        )
+    return TrainingError(f"{fault}; no epoch was kept")
 
 
 def _epochs_kept(plan):

@@ -28,6 +28,11 @@ def make_images(n, seed=0):
 @pytest.fixture
 def image_folder(tmp_path):
     """train/ and test/ class folders of PNGs: 12 and 4 per class."""
+    return write_image_folder(tmp_path)
+
+
+def write_image_folder(root):
+    """Writes `image_folder`'s class folders under `root` (a `pathlib.Path`) and returns it."""
     from PIL import Image
 
     from keras_s11.classes import CIFAR10_CLASSES
@@ -35,11 +40,11 @@ def image_folder(tmp_path):
     rng = np.random.default_rng(0)
     for split, per_class in (("train", 12), ("test", 4)):
         for label, name in enumerate(CIFAR10_CLASSES):
-            folder = tmp_path / split / name
+            folder = root / split / name
             folder.mkdir(parents=True)
             for i in range(per_class):
                 # Each class has its own mean colour, so a model can learn it.
                 base = np.full((32, 32, 3), 20 * label, dtype=np.int64)
                 noise = rng.integers(0, 40, size=(32, 32, 3))
                 Image.fromarray((base + noise).astype(np.uint8)).save(folder / f"{i:04d}.png")
-    return tmp_path
+    return root

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -33,6 +34,26 @@ def test_each_worker_but_the_chief_gets_its_own_run_name():
     assert task_run_name("r", "default", environ) == "r"  # no cluster in use
     chief = {"TF_CONFIG": json.dumps(dict(CLUSTER, task={"type": "worker", "index": 0}))}
     assert task_run_name("r", "multi-worker", chief) == "r" and task_run_name("r", "multi-worker", {}) == "r"
+
+
+def test_a_lost_worker_is_named_only_in_a_cluster():
+    import tensorflow as tf
+
+    from keras_s11.distribute import describe_lost_worker
+
+    message = (
+        "{{function_node __wrapped__CollectiveReduceV2_device_/job:worker/replica:0/task:0/device:CPU:0}} "
+        "Collective ops is aborted by: recvmsg:Connection reset by peer\nAdditional GRPC error information: ..."
+    )
+    lost = tf.errors.UnavailableError(None, None, message)
+    environ = {"TF_CONFIG": json.dumps(CLUSTER)}
+    assert describe_lost_worker(lost, environ) == (
+        "lost contact with another worker of the cluster "
+        "(Collective ops is aborted by: recvmsg:Connection reset by peer)"
+    )
+    assert describe_lost_worker(lost, {}) is None  # no cluster: not a lost worker
+    assert describe_lost_worker(tf.errors.InternalError(None, None, message), environ) is None
+    assert describe_lost_worker(OSError("reset"), environ) is None
 
 
 def test_strategies_that_cannot_run_here_say_why(monkeypatch):
@@ -86,33 +107,111 @@ def free_ports(n):
     return ports
 
 
-@pytest.mark.multiworker
-def test_two_workers_on_localhost_train_the_same_model(image_folder, tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    args = "--width 4 --precision float32 --verbose 0 --batch-size 32 --epochs 2 --peak-epoch 1"
-    args += " --range-test-steps 30 --no-tta --strategy multi-worker --run-name mw"
-    command = [sys.executable, TRAIN, "--data-dir", str(image_folder), "--out-dir", str(tmp_path), *args.split()]
+# Tiny and resumable: 7 steps per epoch on the fixture's 120 images (a global batch of 16, 8 per worker).
+TWO_WORKERS = (
+    "--width 4 --precision float32 --verbose 0 --batch-size 16 --epochs 4 --peak-epoch 2"
+    " --range-test-steps 30 --no-tta --no-report --strategy multi-worker"
+).split()
+
+
+def start_workers(image_folder, out_dir, run_name, workers):
+    """Starts one `scripts/train.py` process per worker of a loopback cluster."""
+    command = [sys.executable, TRAIN, "--data-dir", str(image_folder), "--out-dir", str(out_dir)]
+    command += [*TWO_WORKERS, "--run-name", run_name]
     processes = []
-    for index in range(2):
+    for index in range(len(workers)):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = dict(os.environ, TF_CONFIG=json.dumps(config))
         processes.append(
-            subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(command, cwd=out_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         )
+    return processes
+
+
+def finish(processes, timeout=240):
+    """Each process's `(returncode, stdout, stderr)`; none is left running."""
     try:
-        outputs = [p.communicate(timeout=180) for p in processes]
+        outputs = [p.communicate(timeout=timeout) for p in processes]
     finally:
         for p in processes:
             p.kill()
-    for p, (_, stderr) in zip(processes, outputs):
-        assert p.returncode == 0, stderr[-3000:]
-    assert "MultiWorkerMirroredStrategy, 2 replicas" in outputs[0][0]
-    chief, worker = tmp_path / "mw", tmp_path / "mw.worker-1"
-    assert sorted(os.listdir(chief)) == sorted(os.listdir(worker))
-    for name in ("lrs.json", "history.json", "lr_range_test.json"):
-        assert json.loads((chief / name).read_text()) == json.loads((worker / name).read_text()), name
+    return [(p.returncode, *output) for p, output in zip(processes, outputs, strict=True)]
+
+
+def load_weights(path):
     from keras_s11.saving import load_model
 
-    chief_weights, worker_weights = (load_model(p / "model.keras").get_weights() for p in (chief, worker))
-    for a, b in zip(chief_weights, worker_weights, strict=True):
+    return load_model(path, compile=False).get_weights()
+
+
+def assert_same_run(run, reference):
+    assert sorted(os.listdir(run)) == sorted(os.listdir(reference))
+    for name in ("lrs.json", "history.json", "lr_range_test.json", "train_steps.json"):
+        assert json.loads((run / name).read_text()) == json.loads((reference / name).read_text()), name
+    for a, b in zip(load_weights(run / "model.keras"), load_weights(reference / "model.keras"), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def two_worker_run(tmp_path_factory):
+    """An uninterrupted two-worker run: its output folder and each worker's output."""
+    from tests.conftest import write_image_folder
+
+    image_folder = write_image_folder(tmp_path_factory.mktemp("data"))
+    out_dir = tmp_path_factory.mktemp("runs")
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    return image_folder, out_dir, finish(start_workers(image_folder, out_dir, "whole", workers))
+
+
+@pytest.mark.multiworker
+def test_two_workers_on_localhost_train_the_same_model(two_worker_run):
+    _, out_dir, results = two_worker_run
+    for returncode, _, stderr in results:
+        assert returncode == 0, stderr[-3000:]
+    assert "MultiWorkerMirroredStrategy, 2 replicas" in results[0][1]
+    assert sorted(os.listdir(out_dir)) == ["whole", "whole.worker-1"]
+    assert_same_run(out_dir / "whole.worker-1", out_dir / "whole")
+
+
+def backup_epochs(out_dir, run_names):
+    epochs = []
+    for name in run_names:
+        try:
+            epochs.append(json.loads((out_dir / f".{name}.partial" / "backup" / "state.json").read_text())["epoch"])
+        except (OSError, ValueError, KeyError):
+            epochs.append(0)
+    return epochs
+
+
+@pytest.mark.multiworker
+@pytest.mark.parametrize("lost", [1, 0], ids=["worker", "chief"])
+def test_a_lost_worker_stops_the_other_and_both_resume(two_worker_run, lost, tmp_path):
+    image_folder, reference, _ = two_worker_run
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    names = ["lost", "lost.worker-1"]
+    processes = start_workers(image_folder, tmp_path, "lost", workers)
+    deadline = time.monotonic() + 180
+    while min(backup_epochs(tmp_path, names)) < 2 and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in processes), [p.communicate()[1][-2000:] for p in processes]
+        time.sleep(0.02)
+    processes[lost].kill()  # in epoch 3: an epoch takes far longer than this loop's 20 ms
+    started = time.monotonic()
+    (returncode, stdout, stderr), _ = finish([processes[1 - lost], processes[lost]], timeout=120)
+    assert time.monotonic() - started < 60  # TensorFlow's heartbeats: no hang
+    assert backup_epochs(tmp_path, names) == [2, 2]
+    errors = [line for line in (stdout + stderr).splitlines() if line.startswith("error:")]
+    partial = tmp_path / f".{names[1 - lost]}.partial"
+    assert returncode == 1 and len(errors) == 1, stdout + stderr
+    assert errors[0].startswith("error: lost contact with another worker of the cluster (Collective ops is aborted")
+    assert errors[0].endswith(
+        f"); the state after epoch 2 is kept in {partial}: restart every worker with --resume and --run-name lost"
+    )
+    assert "Traceback" not in stderr
+
+    resumed = finish(start_workers(image_folder, tmp_path, "lost", workers))
+    for returncode, stdout, stderr in resumed:
+        assert returncode == 0, stderr[-3000:]
+        assert "after epoch 2" in stdout and "LR range test" not in stdout
+    assert sorted(os.listdir(tmp_path)) == ["lost", "lost.worker-1"]
+    assert_same_run(tmp_path / "lost", reference / "whole")
+    assert_same_run(tmp_path / "lost.worker-1", reference / "whole")
