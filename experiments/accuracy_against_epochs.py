@@ -26,7 +26,7 @@ RUNS = {
     ("default", 24): "full-24ep-ls0.1-s*",
     ("default", 16): "full-16ep-default-s*",
     ("default", 12): "full-12ep-default-s*",
-    ("default + whitening", 12): "full-12ep-whiten-s*",
+    ("fast", 12): "full-12ep-whiten-s*",  # --recipe fast: --epochs 12 --peak-epoch 2.5 --prep-init whiten
 }
 RANGE_TEST_SECONDS = re.compile(r"^LR range test took (\d+(?:\.\d+)?) s$", re.MULTILINE)
 

@@ -40,6 +40,7 @@ SAME_RUN_FLAGS = (
     "ema_momentum",
     "width",
     "logit_scale",
+    "prep_init",
     "precision",
 )
 

@@ -111,7 +111,8 @@ def train(config=None, /, *, command=None, callbacks=(), **settings):
         command: The command line that started the run, for the report.
         callbacks: More Keras callbacks for the training `fit` (not the
             range test), after the run's own.
-        **settings: `TrainConfig` fields, overriding those of `config`.
+        **settings: `TrainConfig` fields, overriding those of `config`
+            (without `config`, `recipe="fast"` gives the short schedule).
 
     Returns:
         A `TrainResult`.
@@ -129,7 +130,7 @@ def train(config=None, /, *, command=None, callbacks=(), **settings):
     >>> result = train(data_dir="../shared/datasets/cifar10", epochs=2, peak_epoch=1, width=16)
     >>> result.metrics["test_accuracy"], result.run_path
     """
-    config = dataclasses.replace(config or TrainConfig(), **settings)
+    config = TrainConfig(**settings) if config is None else dataclasses.replace(config, **settings)
     started = datetime.datetime.now().isoformat(timespec="seconds")
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError(

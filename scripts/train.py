@@ -26,7 +26,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_s11.cli import ArgumentParser, fail, interruption, quiet_tensorflow, run_script  # noqa: E402
-from keras_s11.config import ConfigError, TrainConfig  # noqa: E402
+from keras_s11.config import RECIPES, ConfigError, TrainConfig  # noqa: E402
 
 SETTINGS = {field.name: field for field in dataclasses.fields(TrainConfig)}
 # A setting named in a library message: `name`, `name=value`, or name=value after "Received:".
@@ -65,6 +65,8 @@ def build_parser():
         group = groups.get(meta["group"]) or groups.setdefault(meta["group"], parser.add_argument_group(meta["group"]))
         shown = field.default is not None and field.type is not bool
         help_text = meta["help"] + (f" (default: {field.default})" if shown else "")
+        if field.name in RECIPES["default"]:  # None: the recipe's value
+            help_text += f" (default: {RECIPES['default'][field.name]}; fast: {RECIPES['fast'][field.name]})"
         if field.type is bool and meta["flag"]:  # on by default: --no-NAME
             group.add_argument(meta["flag"], dest=field.name, action="store_false", help=f"skip {help_text}")
         elif field.type is bool:

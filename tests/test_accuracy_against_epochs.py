@@ -30,10 +30,10 @@ def test_rows_give_median_min_and_max_over_seeds_and_minutes_with_the_range_test
     write_run(tmp_path, "full-12ep-whiten-s0", 12, 0, 0.9000, 1740.0, 60)
     (tmp_path / "full-12ep-whiten-s1").mkdir()  # a run under way: no metrics yet
     found = aae.collect(tmp_path)
-    assert sorted(found) == [("default", 24), ("default + whitening", 12)]
+    assert sorted(found) == [("default", 24), ("fast", 12)]
     lines = aae.table(found).splitlines()
     assert lines[2] == "| default | 24 | 0, 1, 2 | 90.66 (90.64-91.30) | 91.50 (91.00-92.00) | - | 63.0 (61.8-64.0) |"
-    assert lines[3] == "| default + whitening | 12 | 0 | 90.00 (90.00-90.00) | - | - | 30.0 (30.0-30.0) |"
+    assert lines[3] == "| fast | 12 | 0 | 90.00 (90.00-90.00) | - | - | 30.0 (30.0-30.0) |"
     aae.draw(found, tmp_path / "figure.png")
     assert (tmp_path / "figure.png").stat().st_size > 0
 

@@ -227,3 +227,19 @@ def test_interrupts_say_what_is_left_and_a_damaged_backup_is_named(image_folder,
     assert f"the backup is damaged: {model_file} is a damaged or truncated .keras file" in lines[0]
     assert lines[0].endswith("--no-resume")
     assert sorted((p.name, p.stat().st_size) for p in backup.iterdir()) == before
+
+
+def test_the_fast_recipe_is_one_flag_and_flags_given_as_well_win():
+    import runpy
+
+    parse_args = runpy.run_path(TRAIN)["parse_args"]
+    default, fast, longer = (
+        parse_args([]),
+        parse_args(["--recipe", "fast"]),
+        parse_args(["--recipe=fast", "--epochs", "16"]),
+    )
+    assert (default.recipe, default.epochs, default.peak_epoch, default.prep_init) == ("default", 24, 5.0, "same")
+    assert (fast.recipe, fast.epochs, fast.peak_epoch, fast.prep_init) == ("fast", 12, 2.5, "whiten")
+    assert (longer.epochs, longer.peak_epoch, longer.prep_init) == (16, 2.5, "whiten")
+    help_text = subprocess.run([sys.executable, TRAIN, "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "--recipe {default,fast}" in help_text and "(default: 24; fast: 12)" in help_text

@@ -120,6 +120,19 @@ def test_settings_are_checked_and_named(settings, message):
     assert message in str(info.value)
 
 
+def test_a_named_recipe_gives_its_settings_and_settings_given_as_well_win():
+    default, fast = TrainConfig(), TrainConfig(recipe="fast")
+    assert (default.recipe, default.epochs, default.peak_epoch, default.prep_init) == ("default", 24, 5.0, "same")
+    assert (fast.recipe, fast.epochs, fast.peak_epoch, fast.prep_init) == ("fast", 12, 2.5, "whiten")
+    shorter = TrainConfig(recipe="fast", epochs=10, prep_init="same")
+    assert (shorter.epochs, shorter.peak_epoch, shorter.prep_init) == (10, 2.5, "same")
+    assert dataclasses.replace(fast, seed=1).epochs == 12
+    with pytest.raises(ConfigError, match="`recipe` must be one of \\('default', 'fast'\\). Received: recipe='quick'"):
+        TrainConfig(recipe="quick")
+    with pytest.raises(ConfigError, match="`peak_epoch` must be < `epochs`"):
+        TrainConfig(recipe="fast", epochs=2)
+
+
 def test_model_settings_reach_the_compiled_model():
     from keras_s11.training import _compiled_model
 
