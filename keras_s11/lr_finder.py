@@ -8,7 +8,7 @@ from keras_s11.range_test_inputs import range_test_fit_arguments, repeat_input
 from keras_s11.range_test_rule import (
     LR_RULE,
     NOISE_HALF_WIDTH,
-    WIDEST_DEFAULT_BANDS,
+    WIDEST_RECIPE_BANDS,
     LRRangeWarning,
     pick_bands,
     step_noise,
@@ -19,7 +19,7 @@ from keras_s11.range_test_rule import (
 __all__ = [
     "LR_RULE",
     "NOISE_HALF_WIDTH",
-    "WIDEST_DEFAULT_BANDS",
+    "WIDEST_RECIPE_BANDS",
     "LRRangeResult",
     "LRRangeWarning",
     "find_lr_range",
@@ -176,7 +176,7 @@ def read_range_test(test):
     each step's own loss, and the noise of those losses; each pick comes
     with its band (`pick_bands`). On
     CIFAR-10 the LRMAX band is wide on every seed (the curve's bottom is
-    flat); a band wider than any recorded default run's warns
+    flat); a band wider than any recorded run of the recipes warns
     (`LRRangeWarning`, `warn_if_wide`).
 
     Args:

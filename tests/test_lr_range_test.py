@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_s11.callbacks import LRRangeTest
 from keras_s11.lr_finder import (
-    WIDEST_DEFAULT_BANDS,
+    WIDEST_RECIPE_BANDS,
     LRRangeWarning,
     find_lr_range,
     pick_bands,
@@ -157,11 +157,12 @@ def test_rule_warns_when_the_minimum_is_the_first_lr():
         assert suggest_lr_range(LRS, losses) == (0.01, 0.01)
 
 
-DEFAULT_RUNS = ("full-24ep-ls0.1-s0", "full-24ep-ls0.1-s1", "full-24ep-ls0.1-s2")  # the README's three seeds
+# The README's three seeds of the default recipe, and full-width range tests of `--recipe fast`'s network.
+RECIPE_RUNS = ("full-24ep-ls0.1-s0", "full-24ep-ls0.1-s1", "full-24ep-ls0.1-s2", "range-test-whiten-s0")
 
 
-@pytest.mark.parametrize("name", DEFAULT_RUNS)
-def test_the_rule_reads_the_recorded_default_runs_picks_again_without_a_warning(name):
+@pytest.mark.parametrize("name", RECIPE_RUNS)
+def test_the_rule_reads_the_recorded_recipe_runs_picks_again_without_a_warning(name):
     """The README's runs: their curves give the LRs they trained with, and bands no wider than recorded."""
     with open(os.path.join(RUNS, name, "lr_range_test.json")) as file:
         curve = json.load(file)
@@ -173,7 +174,7 @@ def test_the_rule_reads_the_recorded_default_runs_picks_again_without_a_warning(
         result = read_range_test(test)
     assert (result.lr_min, result.lr_max) == (curve["lr_min"], curve["lr_max"])
     for (low, high), name in ((result.lr_min_band, "LRMIN"), (result.lr_max_band, "LRMAX")):
-        assert high / low <= WIDEST_DEFAULT_BANDS[name]
+        assert high / low <= WIDEST_RECIPE_BANDS[name]
 
 
 def test_rule_refuses_curves_it_cannot_read():
@@ -281,7 +282,7 @@ def test_bands_cover_a_flat_bottom_and_warn_when_wide():
     lr_min_band, lr_max_band = pick_bands(lrs, _noisy(smoothed, 0.05), smoothed, lr_min, lr_max)
     assert lr_max_band == (lrs[20], lrs[26])
     assert lr_min_band == (lrs[3], lrs[3])  # the fall is steep beside LRMIN: 0.05 a step
-    # lrs[26] / lrs[20] = 10 ** 0.6 = 3.98: within the widest LRMAX band of the recorded default runs (x8.50).
+    # lrs[26] / lrs[20] = 10 ** 0.6 = 3.98: within the widest LRMAX band of the recorded runs (x8.50).
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_if_wide(lr_min_band, lr_max_band)
