@@ -5,9 +5,11 @@
 Every full-width run on `test/` of each recipe and length in `RUNS` is read
 from its run folder's `config.json`, `metrics.json` and `train.log`: the
 test accuracy of the model as saved (and with flip and multi-crop TTA where
-the run measured them) and the minutes of the range test plus the training.
-A row gives the median, min and max over the seeds found; a recipe or
-length with no runs yet is left out.
+the run measured them), the minutes of the range test plus the training, and
+the seconds per training epoch, which show how busy the shared host was that
+day: times compare only between runs of like seconds per epoch. A row gives
+the median, min and max over the seeds found; a recipe or length with no
+runs yet is left out.
 """
 
 import argparse
@@ -51,7 +53,9 @@ def read_run(folder, epochs):
         )
         if key in metrics
     }
-    return dict(seed=config["seed"], minutes=seconds / 60, **accuracy)
+    epoch_seconds = metrics["train_seconds"] / epochs
+    day = config["started"][:10]
+    return dict(seed=config["seed"], minutes=seconds / 60, epoch_seconds=epoch_seconds, day=day, **accuracy)
 
 
 def collect(runs_dir=RUNS_DIR):
@@ -77,14 +81,20 @@ def table(found):
     """The Markdown table: a row per recipe and length."""
     columns = ("test", "flip TTA", "multi-crop TTA")
     lines = [
-        "| recipe | epochs | seeds | " + " | ".join(columns) + " | minutes (range test + training) |",
-        "|---|---:|---|" + "---:|" * (len(columns) + 1),
+        "| recipe | epochs | seeds | "
+        + " | ".join(columns)
+        + " | minutes (range test + training) | s per epoch | run on |",
+        "|---|---:|---|" + "---:|" * (len(columns) + 2) + "---|",
     ]
     for (recipe, epochs), runs in sorted(found.items(), key=lambda item: (item[0][0] != "default", -item[0][1])):
         seeds = ", ".join(str(run["seed"]) for run in runs)
         cells = [spread([run[c] for run in runs if c in run]) for c in columns]
         minutes = spread([run["minutes"] for run in runs], digits=1)
-        lines.append(f"| {recipe} | {epochs} | {seeds} | " + " | ".join(cells) + f" | {minutes} |")
+        epoch_seconds = spread([run["epoch_seconds"] for run in runs], digits=0)
+        days = ", ".join(sorted({run["day"] for run in runs}))
+        lines.append(
+            f"| {recipe} | {epochs} | {seeds} | " + " | ".join(cells) + f" | {minutes} | {epoch_seconds} | {days} |"
+        )
     return "\n".join(lines)
 
 

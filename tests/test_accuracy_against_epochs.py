@@ -14,7 +14,7 @@ import accuracy_against_epochs as aae  # noqa: E402
 def write_run(runs_dir, name, epochs, seed, accuracy, train_seconds, range_test_seconds, width=64, flip=None):
     folder = runs_dir / name
     folder.mkdir(parents=True)
-    config = {"epochs": epochs, "seed": seed, "holdout": None, "width": width}
+    config = {"epochs": epochs, "seed": seed, "holdout": None, "width": width, "started": f"2026-12-0{seed + 1}T10:00"}
     metrics = {"train_seconds": train_seconds, "test_accuracy": accuracy}
     if flip is not None:
         metrics["test_accuracy_flip_tta"] = flip
@@ -32,8 +32,11 @@ def test_rows_give_median_min_and_max_over_seeds_and_minutes_with_the_range_test
     found = aae.collect(tmp_path)
     assert sorted(found) == [("default", 24), ("fast", 12)]
     lines = aae.table(found).splitlines()
-    assert lines[2] == "| default | 24 | 0, 1, 2 | 90.66 (90.64-91.30) | 91.50 (91.00-92.00) | - | 63.0 (61.8-64.0) |"
-    assert lines[3] == "| fast | 12 | 0 | 90.00 (90.00-90.00) | - | - | 30.0 (30.0-30.0) |"
+    assert lines[2] == (
+        "| default | 24 | 0, 1, 2 | 90.66 (90.64-91.30) | 91.50 (91.00-92.00) | - | 63.0 (61.8-64.0) "
+        "| 150 (148-154) | 2026-12-01, 2026-12-02, 2026-12-03 |"
+    )
+    assert lines[3] == "| fast | 12 | 0 | 90.00 (90.00-90.00) | - | - | 30.0 (30.0-30.0) | 145 (145-145) | 2026-12-01 |"
     aae.draw(found, tmp_path / "figure.png")
     assert (tmp_path / "figure.png").stat().st_size > 0
 
