@@ -158,7 +158,13 @@ def test_rule_warns_when_the_minimum_is_the_first_lr():
 
 
 # The README's three seeds of the default recipe, and full-width range tests of `--recipe fast`'s network.
-RECIPE_RUNS = ("full-24ep-ls0.1-s0", "full-24ep-ls0.1-s1", "full-24ep-ls0.1-s2", "range-test-whiten-s0")
+RECIPE_RUNS = (
+    "full-24ep-ls0.1-s0",
+    "full-24ep-ls0.1-s1",
+    "full-24ep-ls0.1-s2",
+    "range-test-whiten-s0",
+    "full-12ep-whiten-s0",
+)
 
 
 @pytest.mark.parametrize("name", RECIPE_RUNS)
