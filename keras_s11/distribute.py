@@ -213,8 +213,10 @@ def describe_lost_worker(error, environ=None):
     tf = sys.modules.get("tensorflow")  # the error can only come from TensorFlow, if it was imported
     if tf is None or not isinstance(error, tf.errors.UnavailableError) or tf_config_cluster(environ) is None:
         return None
-    cause = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", cli.first_line(error)).rstrip(": ")
-    return f"lost contact with another worker of the cluster ({cause})"
+    # The cause's line: first in an eager op's message, below "Graph execution error:" in a traced step's.
+    cause = re.search(r"Collective ops is aborted by: [^\n]*", str(error))
+    cause = cause.group(0) if cause else cli.first_line(error)
+    return f"lost contact with another worker of the cluster ({cause.rstrip(': ')})"
 
 
 def describe_strategy(strategy):

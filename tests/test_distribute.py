@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from keras_s11.distribute import StrategyError, make_strategy, task_run_name, tf_config_cluster
+from keras_s11.resume import backed_up_epochs
+from tests.test_resume import load_weights, wait_for_backup
 from tests.test_train_script import ROOT, TRAIN
 
 CLUSTER = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}
@@ -51,6 +53,10 @@ def test_a_lost_worker_is_named_only_in_a_cluster():
         "lost contact with another worker of the cluster "
         "(Collective ops is aborted by: recvmsg:Connection reset by peer)"
     )
+    traced = tf.errors.UnavailableError(None, None, "Graph execution error:\n\nDetected at node X\n" + message)
+    assert describe_lost_worker(traced, environ) == describe_lost_worker(lost, environ)
+    other = tf.errors.UnavailableError(None, None, "Socket closed\nmore")
+    assert describe_lost_worker(other, environ) == "lost contact with another worker of the cluster (Socket closed)"
     assert describe_lost_worker(lost, {}) is None  # no cluster: not a lost worker
     assert describe_lost_worker(tf.errors.InternalError(None, None, message), environ) is None
     assert describe_lost_worker(OSError("reset"), environ) is None
@@ -138,12 +144,6 @@ def finish(processes, timeout=240):
     return [(p.returncode, *output) for p, output in zip(processes, outputs, strict=True)]
 
 
-def load_weights(path):
-    from keras_s11.saving import load_model
-
-    return load_model(path, compile=False).get_weights()
-
-
 def assert_same_run(run, reference):
     assert sorted(os.listdir(run)) == sorted(os.listdir(reference))
     for name in ("lrs.json", "history.json", "lr_range_test.json", "train_steps.json"):
@@ -174,13 +174,8 @@ def test_two_workers_on_localhost_train_the_same_model(two_worker_run):
 
 
 def backup_epochs(out_dir, run_names):
-    epochs = []
-    for name in run_names:
-        try:
-            epochs.append(json.loads((out_dir / f".{name}.partial" / "backup" / "state.json").read_text())["epoch"])
-        except (OSError, ValueError, KeyError):
-            epochs.append(0)
-    return epochs
+    """The epochs each stopped run's backup holds (0 without one)."""
+    return [backed_up_epochs(out_dir / f".{name}.partial") for name in run_names]
 
 
 @pytest.mark.multiworker
@@ -193,11 +188,9 @@ def test_a_lost_worker_stops_the_other_and_both_resume(two_worker_run, tmp_path)
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     names = ["lost", "lost.worker-1"]
     chief, worker = start_workers(image_folder, tmp_path, "lost", workers)
-    deadline = time.monotonic() + 180
-    while min(backup_epochs(tmp_path, names)) < 2 and time.monotonic() < deadline:
-        assert chief.poll() is None and worker.poll() is None, [p.communicate()[1][-2000:] for p in (chief, worker)]
-        time.sleep(0.02)
-    chief.kill()  # in epoch 3: an epoch takes far longer than this loop's 20 ms
+    for name, process in zip(names, (chief, worker), strict=True):
+        wait_for_backup(tmp_path / f".{name}.partial" / "backup" / "state.json", 2, process, timeout=180)
+    chief.kill()  # in epoch 3: an epoch takes far longer than the 20 ms between two looks at the backups
     started = time.monotonic()
     (returncode, stdout, stderr), _ = finish([worker, chief], timeout=120)
     assert time.monotonic() - started < 60  # TensorFlow's heartbeats: no hang
