@@ -41,9 +41,12 @@ def read_run(folder, epochs):
         raise ValueError(f"{folder} is not a full-width {epochs}-epoch run on test/")
     with open(os.path.join(folder, "metrics.json")) as f:
         metrics = json.load(f)
-    with open(os.path.join(folder, "train.log")) as f:
+    log = os.path.join(folder, "train.log")
+    with open(log) as f:
         range_test = RANGE_TEST_SECONDS.search(f.read())
-    seconds = metrics["train_seconds"] + (float(range_test.group(1)) if range_test else float("nan"))
+    if range_test is None:
+        raise ValueError(f"{log} does not say how long the range test took")
+    seconds = metrics["train_seconds"] + float(range_test.group(1))
     accuracy = {
         name: 100 * metrics[key]
         for name, key in (

@@ -130,6 +130,8 @@ def train(config=None, /, *, command=None, callbacks=(), **settings):
     >>> result = train(data_dir="../shared/datasets/cifar10", epochs=2, peak_epoch=1, width=16)
     >>> result.metrics["test_accuracy"], result.run_path
     """
+    if config is not None and "recipe" in settings:  # `config` holds every setting: the recipe would set none
+        raise ConfigError("give `recipe` without a `config`, or build the config with `TrainConfig(recipe=...)`")
     config = TrainConfig(**settings) if config is None else dataclasses.replace(config, **settings)
     started = datetime.datetime.now().isoformat(timespec="seconds")
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:

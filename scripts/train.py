@@ -66,7 +66,7 @@ def build_parser():
         shown = field.default is not None and field.type is not bool
         help_text = meta["help"] + (f" (default: {field.default})" if shown else "")
         if field.name in RECIPES["default"]:  # None: the recipe's value
-            help_text += f" (default: {RECIPES['default'][field.name]}; fast: {RECIPES['fast'][field.name]})"
+            help_text += " (" + "; ".join(f"{name}: {values[field.name]}" for name, values in RECIPES.items()) + ")"
         if field.type is bool and meta["flag"]:  # on by default: --no-NAME
             group.add_argument(meta["flag"], dest=field.name, action="store_false", help=f"skip {help_text}")
         elif field.type is bool:

@@ -45,3 +45,11 @@ def test_a_run_that_is_not_what_its_name_says_is_refused(tmp_path):
     write_run(tmp_path, "full-12ep-default-s0", 12, 0, 0.88, 1000.0, 60, width=32)
     with pytest.raises(ValueError, match="is not a full-width 12-epoch run"):
         aae.collect(tmp_path)
+
+
+def test_a_run_whose_log_lacks_the_range_test_time_is_refused(tmp_path):
+    write_run(tmp_path, "full-12ep-default-s0", 12, 0, 0.88, 1000.0, 60)
+    log = tmp_path / "full-12ep-default-s0" / "train.log"
+    log.write_text("Model: resnet9\nEpoch 1/12\n")
+    with pytest.raises(ValueError, match="does not say how long the range test took"):
+        aae.collect(tmp_path)

@@ -152,6 +152,8 @@ def test_train_checks_before_any_work(tmp_path):
         train(epoch=3)
     with pytest.raises(ConfigError, match="`peak_epoch` must be < `epochs`"):
         train(TrainConfig(epochs=10), peak_epoch=10)
+    with pytest.raises(ConfigError, match="give `recipe` without a `config`"):  # it would keep the config's 24 epochs
+        train(TrainConfig(), recipe="fast")
     assert os.listdir(tmp_path) == ["taken"]
 
 
